@@ -1,0 +1,123 @@
+/**
+ * The validated, defaulted configuration every other module reads. Produced
+ * only by `loadConfig` / `validateConfig`; never built from raw YAML elsewhere.
+ * Durations are milliseconds, names say so.
+ */
+
+/** `voter` may become master (unless priority 0); `witness` only votes. */
+export type NodeRole = "voter" | "witness";
+
+/** The local node (`node:` in YAML). */
+export interface NodeConfig {
+  /** Unique id, `[a-z0-9._-]+`. */
+  id: string;
+  /** `host:port` the single listener binds (mesh, drivers, control, probes). */
+  listen: string;
+  /** Parsed `listen`. */
+  listenHost: string;
+  listenPort: number;
+  /** How peers reach this node, `ws://` or `wss://`. */
+  advertise: string;
+  role: NodeRole;
+  /** 0..255, higher preferred, 0 never master. Witnesses have 0. */
+  priority: number;
+}
+
+/** A remote member (`cluster.peers[]`). */
+export interface PeerConfig {
+  id: string;
+  /** `ws://` or `wss://` URL. */
+  url: string;
+  /** Defaults to `voter`. */
+  role: NodeRole;
+  /** Defaults to 100 for voters, 0 for witnesses. Used for ranking only. */
+  priority: number;
+}
+
+/** `cluster:` section. */
+export interface ClusterConfig {
+  /** Decoded cluster secret, ≥ 32 bytes. */
+  secret: Uint8Array;
+  /** Where the secret came from, for messages: `secret` or the file path. */
+  secretSource: string;
+  peers: PeerConfig[];
+  /** 10..60000, default 1500. */
+  heartbeatMs: number;
+  /** ≥ 2 × heartbeatMs, default 3000. */
+  electionTimeoutMs: number;
+  /** Default 0.9 × electionTimeoutMs; must satisfy L < E/(1.01)². */
+  leaseMs: number;
+  /** Campaign delay step Δ per rank, default min(h/10, 100). */
+  rankDelayMs: number;
+  /** Minimum time a freshly elected master holds before handing over voluntarily. */
+  minHoldMs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  twoNode: boolean;
+  /** Optional path of the token external drivers authenticate with. */
+  driverTokenFile?: string;
+  /** Decoded driver token when `driver_token_file` is set. */
+  driverToken?: Uint8Array;
+  /** Source networks (CIDR) allowed to read /status and /metrics. */
+  statusAllow: string[];
+}
+
+/** Bash driver: scripts run on role changes. */
+export interface BashDriverConfig {
+  type: "bash";
+  promote?: string;
+  demote?: string;
+  prePromote?: string;
+  timeoutMs: number;
+}
+
+/** Webhook driver: signed JSON POST on role changes. */
+export interface WebhookDriverConfig {
+  type: "webhook";
+  url: string;
+  /** Own HMAC key; defaults to the cluster secret. */
+  secret?: Uint8Array;
+  timeoutMs: number;
+  retries: number;
+}
+
+/** External driver: a program connects with the driver token. */
+export interface ExternalDriverConfig {
+  type: "external";
+  /** Unique driver id the program connects with. */
+  id: string;
+}
+
+export type DriverConfig =
+  | BashDriverConfig
+  | WebhookDriverConfig
+  | ExternalDriverConfig;
+
+/** A health check (keepalived track_script, HAProxy rise/fall). */
+export interface CheckConfig {
+  command: string;
+  args: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+}
+
+/** Logging settings (`log:`). */
+export interface LogConfig {
+  format: "text" | "json";
+  /** Same syntax as DEBUG; merged with the environment's. */
+  debug: string;
+}
+
+/** The whole file. */
+export interface Config {
+  /** Absolute path the config was read from ("" when built in memory). */
+  path: string;
+  node: NodeConfig;
+  cluster: ClusterConfig;
+  stateDir: string;
+  drivers: DriverConfig[];
+  checks: CheckConfig[];
+  log: LogConfig;
+}
