@@ -1,0 +1,130 @@
+/**
+ * cloud-init user-data for a new droplet (`clustd cloud-init`): downloads the
+ * binary and verifies its SHA-256, writes the config (secret moved to a 0600
+ * file), the hook scripts it names, a systemd unit, then enables and starts
+ * clustd. Pure: the command reads the files, this only renders text.
+ */
+
+import { parseDocument, stringify } from "yaml";
+import { INSTALL_PATHS, systemdUnit } from "./_systemd_unit.ts";
+
+/** A file to embed, as read from the operator's machine. */
+export interface EmbeddedFile {
+  path: string;
+  content: string;
+  mode: string;
+}
+
+/** Everything the user-data is made of. */
+export interface UserDataInput {
+  /** The node's config file text, as the operator wrote it. */
+  configText: string;
+  /** The cluster secret (base64 text). */
+  secret: string;
+  /** The external-driver token (base64 text), when configured. */
+  driverToken?: string;
+  binaryUrl: string;
+  sha256: string;
+  /** Hook scripts named by the config, to install at the same paths. */
+  hooks: EmbeddedFile[];
+}
+
+/** Checks `--binary-url` and `--sha256`; returns an error sentence or null. */
+export function validateDownload(
+  binaryUrl: string,
+  sha256: string,
+): string | null {
+  let url: URL;
+  try {
+    url = new URL(binaryUrl);
+  } catch (_error: unknown) {
+    return `--binary-url "${binaryUrl}" is not a URL.`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return `--binary-url must be http:// or https://, got "${url.protocol}".`;
+  }
+  if (/['"\s\\`$]/.test(binaryUrl)) {
+    return `--binary-url "${binaryUrl}" contains quotes, spaces or shell characters.`;
+  }
+  if (!/^[0-9a-f]{64}$/i.test(sha256)) {
+    return `--sha256 must be 64 hexadecimal digits (the binary's SHA-256), got "${sha256}".`;
+  }
+  return null;
+}
+
+/** The config as installed: secrets point at files under /etc/clustd. */
+export function installedConfig(
+  configText: string,
+  hasDriverToken: boolean,
+): string {
+  const doc = parseDocument(configText);
+  doc.deleteIn(["cluster", "secret"]);
+  doc.setIn(["cluster", "secret_file"], INSTALL_PATHS.secret);
+  if (hasDriverToken) {
+    doc.setIn(["cluster", "driver_token_file"], INSTALL_PATHS.driverToken);
+  }
+  return doc.toString();
+}
+
+/** Renders the `#cloud-config` document. */
+export function renderUserData(input: UserDataInput): string {
+  const files: Record<string, unknown>[] = [
+    {
+      path: INSTALL_PATHS.config,
+      permissions: "0644",
+      owner: "root:root",
+      content: installedConfig(
+        input.configText,
+        input.driverToken !== undefined,
+      ),
+    },
+    {
+      path: INSTALL_PATHS.secret,
+      permissions: "0600",
+      owner: "root:root",
+      content: input.secret.trim() + "\n",
+    },
+  ];
+  if (input.driverToken !== undefined) {
+    files.push({
+      path: INSTALL_PATHS.driverToken,
+      permissions: "0600",
+      owner: "root:root",
+      content: input.driverToken.trim() + "\n",
+    });
+  }
+  for (const hook of input.hooks) {
+    files.push({
+      path: hook.path,
+      permissions: hook.mode,
+      owner: "root:root",
+      content: hook.content,
+    });
+  }
+  files.push({
+    path: INSTALL_PATHS.unit,
+    permissions: "0644",
+    owner: "root:root",
+    content: systemdUnit(),
+  });
+  const download = `${INSTALL_PATHS.binary}.download`;
+  const fetchBinary = [
+    "set -eu",
+    `curl -fsSL --retry 5 --retry-delay 2 -o ${download} '${input.binaryUrl}'`,
+    `echo '${input.sha256.toLowerCase()}  ${download}' | sha256sum -c -`,
+    `chmod 0755 ${download}`,
+    `mv ${download} ${INSTALL_PATHS.binary}`,
+  ].join("; ");
+  const document = {
+    write_files: files,
+    runcmd: [
+      ["sh", "-c", fetchBinary],
+      ["mkdir", "-p", INSTALL_PATHS.stateDir],
+      ["chmod", "0700", INSTALL_PATHS.stateDir],
+      [INSTALL_PATHS.binary, "check-config", INSTALL_PATHS.config],
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "--now", "clustd.service"],
+    ],
+  };
+  return "#cloud-config\n" + stringify(document, { lineWidth: 0 });
+}
