@@ -121,3 +121,22 @@ export interface Config {
   checks: CheckConfig[];
   log: LogConfig;
 }
+
+/** One problem found in a config file, located by key path and position. */
+export interface ConfigIssue {
+  /** Key path such as `cluster.peers[1].url`; "" for the whole file. */
+  path: string;
+  /** 1-based line of the offending node, when known. */
+  line?: number;
+  /** 1-based column of the offending node, when known. */
+  column?: number;
+  /** Sentence-case text saying what is wrong and what to do. */
+  message: string;
+  /** The file as the user named it, for messages. */
+  file: string;
+}
+
+/** Outcome of loading a config: a usable `Config`, or every error at once. */
+export type ConfigResult =
+  | { ok: true; config: Config; warnings: ConfigIssue[] }
+  | { ok: false; errors: ConfigIssue[]; warnings: ConfigIssue[] };

@@ -1,0 +1,22 @@
+/** `clustd drain`: Marks the node ineligible to become master; a master hands over first. Not wired yet. */
+
+import { type Command, notAvailable, parseCommandArgs } from "./_command.ts";
+
+/** The `drain` command. */
+export const drainCommand: Command = {
+  name: "drain",
+  summary: "Make this node ineligible (hands over if master)",
+  usage: `Usage: clustd drain [--node URL]
+
+Marks the node ineligible to become master; a master hands over first.
+
+Options:
+  --node URL    Talk to the daemon at URL instead of the local one`,
+  async run(args) {
+    const parsed = parseCommandArgs(this, args, {
+      options: { node: { type: "string" } },
+    });
+    if (typeof parsed === "number") return parsed;
+    return await Promise.resolve(notAvailable(this));
+  },
+};

@@ -1,0 +1,131 @@
+/**
+ * Cross-field rules of the member list for validate.ts: unique ids, the node
+ * not listing itself, quorum shape (two voters need a witness or `two_node`),
+ * witnesses without drivers or checks, external drivers with a token.
+ * Reports through the Reader only.
+ */
+
+import type { DriverEntry } from "./_drivers.ts";
+import { quote, type Section } from "./_reader.ts";
+import type { ClusterConfig, NodeConfig, PeerConfig } from "./types.ts";
+
+/** The already-read parts the cross checks look at, with their sections. */
+export interface MembershipInput {
+  node: NodeConfig;
+  cluster: ClusterConfig;
+  clusterSection: Section;
+  peers: { peer: PeerConfig; section: Section }[];
+  drivers: DriverEntry[];
+  /** Number of valid checks. */
+  checks: number;
+}
+
+/** Reports every inconsistency between node, peers, drivers and checks. */
+export function checkMembership(root: Section, input: MembershipInput): void {
+  checkPeerIds(input);
+  checkDrivers(input);
+  checkQuorumShape(input);
+  checkWitness(root, input);
+}
+
+function checkPeerIds({ node, peers }: MembershipInput): void {
+  const seen = new Map<string, string>();
+  for (const { peer, section } of peers) {
+    if (peer.id === "") continue;
+    if (peer.id === node.id) {
+      section.error(
+        "id",
+        `${
+          quote(peer.id)
+        } is this node's own id (node.id): list only the other members`,
+      );
+      continue;
+    }
+    const first = seen.get(peer.id);
+    if (first !== undefined) {
+      section.error(
+        "id",
+        `Duplicate id ${
+          quote(peer.id)
+        }, also used by ${first}: every member needs its own id`,
+      );
+      continue;
+    }
+    seen.set(peer.id, section.path);
+  }
+}
+
+function checkDrivers({ cluster, drivers }: MembershipInput): void {
+  const seen = new Map<string, string>();
+  for (const { driver, section } of drivers) {
+    if (driver.type !== "external") continue;
+    if (cluster.driverTokenFile === undefined) {
+      section.reader.error(
+        section.path,
+        section.node,
+        'An external driver authenticates with a driver token: set "cluster.driver_token_file" to a file made with "clustd keygen"',
+      );
+    }
+    if (driver.id === "") continue;
+    const first = seen.get(driver.id);
+    if (first !== undefined) {
+      section.error(
+        "id",
+        `Duplicate external driver id ${
+          quote(driver.id)
+        }, also used by ${first}: give each its own id`,
+      );
+    }
+    seen.set(driver.id, section.path);
+  }
+}
+
+function checkQuorumShape(input: MembershipInput): void {
+  const { node, cluster, clusterSection } = input;
+  const roles = [node.role, ...cluster.peers.map((peer) => peer.role)];
+  const voters = roles.filter((role) => role === "voter").length;
+  const witnesses = roles.length - voters;
+  const pair = voters === 2 && witnesses === 0;
+  if (voters === 0) {
+    clusterSection.error(
+      "peers",
+      'No member is a voter: at least one member must have role "voter"',
+    );
+  } else if (cluster.twoNode && !pair) {
+    clusterSection.error(
+      "two_node",
+      `"two_node: true" needs exactly two voters and no witness, but this cluster has ${voters} voter(s) and ${witnesses} witness(es): remove it`,
+    );
+  } else if (pair && !cluster.twoNode) {
+    clusterSection.error(
+      "peers",
+      'Two voters without a witness cannot keep a majority when one fails: add a peer with role "witness" (recommended), or set "cluster.two_node: true" to let either be master alone',
+    );
+  } else if (pair && cluster.twoNode) {
+    clusterSection.warn(
+      "two_node",
+      "Either node may become master alone, so a network split between the two makes two masters: prefer a witness",
+    );
+  }
+  const eligible = [node, ...cluster.peers].filter((member) =>
+    member.role === "voter" && member.priority > 0
+  );
+  if (voters > 0 && eligible.length === 0) {
+    clusterSection.warn(
+      "peers",
+      "Every voter has priority 0, so no member can ever become master: give at least one a priority above 0",
+    );
+  }
+}
+
+function checkWitness(root: Section, input: MembershipInput): void {
+  if (input.node.role !== "witness") return;
+  const counts = { drivers: input.drivers.length, checks: input.checks };
+  for (const key of ["drivers", "checks"] as const) {
+    if (counts[key] === 0) continue;
+    root.error(
+      key,
+      `A witness never becomes master, so it runs no ${key}: remove "${key}" or set node.role to "voter"`,
+    );
+  }
+}
