@@ -1,0 +1,457 @@
+/**
+ * Test hosts made of Linux network namespaces: one namespace per host, a
+ * bridge in its own namespace, a veth pair per host, addresses in
+ * 198.18.0.0/24 only (host i gets 198.18.0.<10+i>). Faults: nftables drop
+ * rules inside the host namespaces (partitions, one-way or both ways) and
+ * bridge ports set down (a pulled cable).
+ *
+ * Needs root, `ip` (iproute2) and `nft`. Never touches the root namespace's
+ * interfaces, addresses or rules; never kills a process it did not start
+ * (spawned PIDs, plus whatever still runs inside its own per-run namespaces,
+ * all descendants of ours). `destroy()` also runs on unload and on Ctrl-C.
+ */
+
+/** Network every test host lives in; nothing else is ever configured. */
+export const SUBNET_PREFIX = "198.18.0.";
+/** Subnet mask length of the test network. */
+export const SUBNET_BITS = 24;
+/** A spare address in the test network (keepalived's VIP). */
+export const VIP_ADDRESS = "198.18.0.100";
+/** Most hosts one topology may have (addresses .11 to .99 stay below the VIP). */
+export const HOSTS_MAX = 89;
+/** Interface name inside each host namespace. */
+export const HOST_IFACE = "eth0";
+const BRIDGE = "br0";
+const NFT_TABLE = "clustd_faults";
+const KILL_WAIT_MS = 5000;
+
+/** One test host. */
+export interface Host {
+  /** Short name: n1, n2, ... */
+  name: string;
+  /** Network namespace name (`<prefix>-<name>`). */
+  ns: string;
+  /** IPv4 address of the host in 198.18.0.0/24. */
+  address: string;
+}
+
+/** Result of a command run to completion inside a host. */
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of `spawn()`. */
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  stdout?: "null" | "piped";
+  stderr?: "null" | "piped";
+}
+
+/** Options of `createTopology()`. */
+export interface TopologyOptions {
+  /** Namespace name prefix, unique per run; default `cd<pid>`. */
+  prefix?: string;
+}
+
+/** Options of `partition()`. */
+export interface PartitionOptions {
+  /** Drop only packets from `a` to `b` (default: both ways). */
+  oneWay?: boolean;
+}
+
+/** A running topology; call `destroy()` when done (try/finally). */
+export interface Topology {
+  readonly prefix: string;
+  readonly hosts: readonly Host[];
+  /** The bridge's namespace. */
+  readonly bridgeNs: string;
+  /** Runs `cmd` inside `host` to completion. */
+  exec(host: Host | string, cmd: string[]): Promise<ExecResult>;
+  /** Starts `cmd` inside `host` (`ip netns exec` execs it: the PID is the program's). */
+  spawn(
+    host: Host | string,
+    cmd: string[],
+    options?: SpawnOptions,
+  ): Deno.ChildProcess;
+  /** Drops traffic between `a` and `b` (from `a` to `b` only with `oneWay`). */
+  partition(
+    a: Host | string,
+    b: Host | string,
+    options?: PartitionOptions,
+  ): Promise<void>;
+  /** Drops all traffic between `host` and every other host. */
+  isolate(host: Host | string): Promise<void>;
+  /** Removes every drop rule and brings every link up. */
+  heal(): Promise<void>;
+  /** Sets the host's bridge port down (carrier lost). */
+  linkDown(host: Host | string): Promise<void>;
+  /** Sets the host's bridge port up again. */
+  linkUp(host: Host | string): Promise<void>;
+  /** Kills what it spawned, deletes every namespace it made. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+// An uncaught error or rejection ends the process without "unload".
+const EXIT_EVENTS = ["unload", "error", "unhandledrejection"] as const;
+const live = new Set<TopologyImpl>();
+let sigintListener: (() => void) | null = null;
+
+function onUnload(): void {
+  for (const topology of [...live]) topology.destroySync();
+}
+
+function register(topology: TopologyImpl): void {
+  if (live.size === 0) {
+    for (const event of EXIT_EVENTS) {
+      globalThis.addEventListener(event, onUnload);
+    }
+    sigintListener = () => {
+      onUnload();
+      Deno.exit(130);
+    };
+    Deno.addSignalListener("SIGINT", sigintListener);
+  }
+  live.add(topology);
+}
+
+function unregister(topology: TopologyImpl): void {
+  if (!live.delete(topology) || live.size > 0) return;
+  for (const event of EXIT_EVENTS) {
+    globalThis.removeEventListener(event, onUnload);
+  }
+  if (sigintListener !== null) {
+    Deno.removeSignalListener("SIGINT", sigintListener);
+  }
+  sigintListener = null;
+}
+
+async function run(args: string[]): Promise<ExecResult> {
+  const output = await new Deno.Command(args[0] ?? "true", {
+    args: args.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+async function must(args: string[]): Promise<string> {
+  const result = await run(args);
+  if (result.code !== 0) {
+    throw new Error(
+      `Command "${
+        args.join(" ")
+      }" failed (${result.code}): ${result.stderr.trim()}`,
+    );
+  }
+  return result.stdout;
+}
+
+function runSync(args: string[]): void {
+  try {
+    new Deno.Command(args[0] ?? "true", {
+      args: args.slice(1),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+  } catch (error: unknown) {
+    console.error(`cleanup: "${args.join(" ")}" failed: ${String(error)}`);
+  }
+}
+
+function killQuietly(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(pid, signal);
+  } catch (_error: unknown) {
+    // The process already exited; nothing to clean up.
+  }
+}
+
+class TopologyImpl implements Topology {
+  readonly prefix: string;
+  readonly hosts: Host[];
+  readonly bridgeNs: string;
+  readonly #children = new Set<Deno.ChildProcess>();
+  readonly #created: string[] = [];
+  #destroyed = false;
+
+  constructor(count: number, prefix: string) {
+    this.prefix = prefix;
+    this.bridgeNs = `${prefix}-br`;
+    this.hosts = Array.from({ length: count }, (_, i) => ({
+      name: `n${i + 1}`,
+      ns: `${prefix}-n${i + 1}`,
+      address: `${SUBNET_PREFIX}${11 + i}`,
+    }));
+  }
+
+  async build(): Promise<void> {
+    await must(["ip", "netns", "add", this.bridgeNs]);
+    this.#created.push(this.bridgeNs);
+    const br = ["ip", "-n", this.bridgeNs];
+    await must([...br, "link", "set", "lo", "up"]);
+    await must([...br, "link", "add", BRIDGE, "type", "bridge"]);
+    await must([...br, "link", "set", BRIDGE, "up"]);
+    for (const [i, host] of this.hosts.entries()) {
+      await must(["ip", "netns", "add", host.ns]);
+      this.#created.push(host.ns);
+      const ip = ["ip", "-n", host.ns];
+      const port = `p${i + 1}`;
+      // Both ends are created inside our namespaces, never in the root one.
+      await must([
+        ...ip,
+        ...[
+          "link",
+          "add",
+          HOST_IFACE,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          port,
+          "netns",
+        ],
+        this.bridgeNs,
+      ]);
+      await must([...br, "link", "set", port, "master", BRIDGE]);
+      await must([...br, "link", "set", port, "up"]);
+      await must([...ip, "link", "set", "lo", "up"]);
+      await must([
+        ...ip,
+        "addr",
+        "add",
+        `${host.address}/${SUBNET_BITS}`,
+        "dev",
+        HOST_IFACE,
+      ]);
+      await must([...ip, "link", "set", HOST_IFACE, "up"]);
+    }
+  }
+
+  host(ref: Host | string): Host {
+    if (typeof ref !== "string") return ref;
+    const host = this.hosts.find((h) => h.name === ref || h.ns === ref);
+    if (host === undefined) throw new Error(`Unknown host "${ref}"`);
+    return host;
+  }
+
+  exec(ref: Host | string, cmd: string[]): Promise<ExecResult> {
+    return run(["ip", "netns", "exec", this.host(ref).ns, ...cmd]);
+  }
+
+  spawn(
+    ref: Host | string,
+    cmd: string[],
+    options: SpawnOptions = {},
+  ): Deno.ChildProcess {
+    if (this.#destroyed) throw new Error("Topology is destroyed");
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", this.host(ref).ns, ...cmd],
+      stdin: "null",
+      stdout: options.stdout ?? "null",
+      stderr: options.stderr ?? "null",
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    }).spawn();
+    this.#children.add(child);
+    child.status.then(
+      () => this.#children.delete(child),
+      () => this.#children.delete(child),
+    );
+    return child;
+  }
+
+  async #nft(host: Host, script: string): Promise<void> {
+    await must(["ip", "netns", "exec", host.ns, "nft", script]);
+  }
+
+  async #ensureTable(host: Host): Promise<void> {
+    await this.#nft(
+      host,
+      `add table inet ${NFT_TABLE}; ` +
+        `add chain inet ${NFT_TABLE} input { type filter hook input priority 0; policy accept; }`,
+    );
+  }
+
+  async #dropFrom(at: Host, source: Host): Promise<void> {
+    await this.#ensureTable(at);
+    await this.#nft(
+      at,
+      `add rule inet ${NFT_TABLE} input ip saddr ${source.address} drop`,
+    );
+  }
+
+  async partition(
+    a: Host | string,
+    b: Host | string,
+    options: PartitionOptions = {},
+  ) {
+    const from = this.host(a);
+    const to = this.host(b);
+    // Dropping on input at the receiver: the sender's packets leave but never arrive.
+    await this.#dropFrom(to, from);
+    if (options.oneWay !== true) await this.#dropFrom(from, to);
+  }
+
+  async isolate(ref: Host | string): Promise<void> {
+    const host = this.host(ref);
+    for (const other of this.hosts) {
+      if (other !== host) await this.partition(host, other);
+    }
+  }
+
+  async heal(): Promise<void> {
+    for (const host of this.hosts) {
+      const tables = await this.exec(host, ["nft", "list", "tables"]);
+      if (tables.stdout.includes(NFT_TABLE)) {
+        await this.#nft(host, `delete table inet ${NFT_TABLE}`);
+      }
+      await this.linkUp(host);
+    }
+  }
+
+  #port(ref: Host | string): string {
+    return `p${this.hosts.indexOf(this.host(ref)) + 1}`;
+  }
+
+  async linkDown(ref: Host | string): Promise<void> {
+    await must([
+      "ip",
+      "-n",
+      this.bridgeNs,
+      "link",
+      "set",
+      this.#port(ref),
+      "down",
+    ]);
+  }
+
+  async linkUp(ref: Host | string): Promise<void> {
+    await must([
+      "ip",
+      "-n",
+      this.bridgeNs,
+      "link",
+      "set",
+      this.#port(ref),
+      "up",
+    ]);
+  }
+
+  async #namespacePids(ns: string): Promise<number[]> {
+    const result = await run(["ip", "netns", "pids", ns]);
+    return result.stdout.split("\n").filter((l) => l.trim() !== "").map(Number);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const child of this.#children) killQuietly(child.pid, "SIGCONT");
+    for (const child of this.#children) killQuietly(child.pid, "SIGKILL");
+    const waits = [...this.#children].map((c) =>
+      c.status.then(() => undefined)
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) =>
+      timer = setTimeout(resolve, KILL_WAIT_MS)
+    );
+    await Promise.race([Promise.all(waits), timeout]);
+    clearTimeout(timer);
+    // Processes left in our namespaces are descendants of ours (keepalived's
+    // forked VRRP child, hook scripts): the namespace names are unique per run.
+    for (const ns of this.#created) {
+      for (const pid of await this.#namespacePids(ns)) {
+        killQuietly(pid, "SIGKILL");
+      }
+    }
+    for (const ns of [...this.#created].reverse()) {
+      await run(["ip", "netns", "del", ns]);
+    }
+    this.#created.length = 0;
+    unregister(this);
+  }
+
+  /** Synchronous last-resort cleanup for unload and Ctrl-C. */
+  destroySync(): void {
+    this.#destroyed = true;
+    for (const child of this.#children) killQuietly(child.pid, "SIGKILL");
+    for (const ns of this.#created) {
+      try {
+        const out = new Deno.Command("ip", {
+          args: ["netns", "pids", ns],
+          stderr: "null",
+        })
+          .outputSync();
+        const pids = new TextDecoder().decode(out.stdout).split("\n").filter((
+          l,
+        ) => l !== "");
+        for (const pid of pids) killQuietly(Number(pid), "SIGKILL");
+      } catch (error: unknown) {
+        console.error(
+          `cleanup: listing processes of ${ns} failed: ${String(error)}`,
+        );
+      }
+    }
+    for (const ns of [...this.#created].reverse()) {
+      runSync(["ip", "netns", "del", ns]);
+    }
+    this.#created.length = 0;
+    unregister(this);
+  }
+}
+
+/** Namespaces whose name starts with `prefix-` (to check a cleanup). */
+export async function listNamespaces(prefix: string): Promise<string[]> {
+  const result = await must(["ip", "netns", "list"]);
+  return result.split("\n").map((l) => l.split(" ")[0] ?? "").filter((name) =>
+    name.startsWith(`${prefix}-`)
+  );
+}
+
+/** Whether this process can build topologies (root with `ip` and `nft`). */
+export async function topologySupported(): Promise<boolean> {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  try {
+    const ip = await run(["ip", "netns", "list"]);
+    const nft = await run(["nft", "--version"]);
+    return ip.code === 0 && nft.code === 0;
+  } catch (_error: unknown) {
+    return false;
+  }
+}
+
+let sequence = 0;
+
+/** Creates `count` hosts on one bridge; on a setup error everything made so far is removed. */
+export async function createTopology(
+  count: number,
+  options: TopologyOptions = {},
+): Promise<Topology> {
+  if (!Number.isInteger(count) || count < 1 || count > HOSTS_MAX) {
+    throw new Error(`Host count must be 1..${HOSTS_MAX}, got ${count}`);
+  }
+  sequence += 1;
+  const prefix = options.prefix ??
+    `cd${Deno.pid}${sequence === 1 ? "" : `x${sequence}`}`;
+  if (!/^[a-z0-9]{1,10}$/.test(prefix)) {
+    throw new Error(`Prefix "${prefix}" must be 1-10 characters of [a-z0-9]`);
+  }
+  const topology = new TopologyImpl(count, prefix);
+  register(topology);
+  try {
+    await topology.build();
+  } catch (error: unknown) {
+    await topology.destroy();
+    throw error;
+  }
+  return topology;
+}
