@@ -1,0 +1,293 @@
+/**
+ * The sealed frame codec: one JSON message → one AES-256-GCM sealed frame.
+ *
+ * Frame = counter (8 bytes, big-endian) ‖ ciphertext ‖ tag (16 bytes).
+ * Nonce = 4 zero bytes ‖ counter; the counter header is also the AAD. Each
+ * direction has its own key and counter; the receiver accepts only exactly
+ * the next counter, so a replayed, reordered, dropped or forged frame fails.
+ * Every `ratchetIntervalFrames` frames the direction's chain key is replaced
+ * by HKDF(chain) and the old one is erased, long before a (key, nonce) pair
+ * could repeat. Owns no socket; callers must not run two seals (or two
+ * opens) of one direction concurrently.
+ */
+
+import { hkdf } from "./_crypto.ts";
+
+/** Largest frame on the wire, sealed; larger ones are refused both ways. */
+export const FRAME_BYTES_MAX = 64 * 1024;
+/** Bytes of the counter header. */
+export const FRAME_HEADER_BYTES = 8;
+/** Bytes of the AES-GCM tag. */
+export const FRAME_TAG_BYTES = 16;
+/** Sealing overhead per frame (header + tag), excluding WebSocket framing. */
+export const FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + FRAME_TAG_BYTES;
+/** Largest plaintext (UTF-8 JSON) one frame carries. */
+export const PLAINTEXT_BYTES_MAX = FRAME_BYTES_MAX - FRAME_OVERHEAD_BYTES;
+/** Default frames per key before the ratchet; far below GCM's limits. */
+export const RATCHET_INTERVAL_FRAMES_DEFAULT = 1 << 20;
+/** The counter never goes past this (a JS-safe integer); the channel closes. */
+export const COUNTER_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Why a received frame was rejected; also the metrics label. */
+export type FrameError =
+  | "too_large"
+  | "truncated"
+  | "replayed"
+  | "out_of_order"
+  | "tampered"
+  | "malformed"
+  | "exhausted";
+
+/** Outcome of opening one frame. */
+export type OpenResult =
+  | { ok: true; message: unknown; counter: number }
+  | { ok: false; error: FrameError; detail: string };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const EMPTY_SALT = new Uint8Array(0);
+
+/** One direction's key state: chain key, current AES key and epoch. */
+class DirectionKey {
+  #chain: Uint8Array<ArrayBuffer>;
+  #aes: CryptoKey | undefined;
+  #epoch = -1;
+  readonly #interval: number;
+
+  constructor(chainKey: Uint8Array<ArrayBuffer>, interval: number) {
+    if (!Number.isInteger(interval) || interval < 1) {
+      throw new RangeError(
+        `ratchetIntervalFrames must be ≥ 1, got ${interval}`,
+      );
+    }
+    this.#chain = chainKey.slice();
+    this.#interval = interval;
+  }
+
+  /** Ratchets forward to the epoch of `counter` and returns its AES key. */
+  async keyFor(counter: number): Promise<CryptoKey> {
+    const epoch = Math.floor(counter / this.#interval);
+    while (this.#epoch < epoch || this.#aes === undefined) {
+      if (this.#epoch >= 0) {
+        const next = await hkdf(this.#chain, {
+          salt: EMPTY_SALT,
+          info: "clustd/1 ratchet",
+          length: 32,
+        });
+        this.#chain.fill(0);
+        this.#chain = next;
+      }
+      const raw = await hkdf(this.#chain, {
+        salt: EMPTY_SALT,
+        info: "clustd/1 frame key",
+        length: 32,
+      });
+      this.#aes = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
+        "encrypt",
+        "decrypt",
+      ]);
+      raw.fill(0);
+      this.#epoch += 1;
+    }
+    return this.#aes;
+  }
+
+  /** How many ratchet steps were taken (0 before the first interval ends). */
+  get ratchets(): number {
+    return Math.max(0, this.#epoch);
+  }
+}
+
+function nonceFor(header: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const nonce = new Uint8Array(12);
+  nonce.set(header, 4);
+  return nonce;
+}
+
+function headerFor(counter: number): Uint8Array<ArrayBuffer> {
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(header.buffer).setBigUint64(0, BigInt(counter));
+  return header;
+}
+
+/** Options shared by sealer and opener. */
+export interface FrameCodecOptions {
+  /** Frames per key before ratcheting; tests use small values. */
+  ratchetIntervalFrames?: number;
+}
+
+/** Seals outgoing messages of one direction. */
+export class FrameSealer {
+  #key: DirectionKey;
+  #counter = 0;
+
+  constructor(
+    chainKey: Uint8Array<ArrayBuffer>,
+    options: FrameCodecOptions = {},
+  ) {
+    this.#key = new DirectionKey(
+      chainKey,
+      options.ratchetIntervalFrames ?? RATCHET_INTERVAL_FRAMES_DEFAULT,
+    );
+  }
+
+  /** Counter the next sealed frame will carry. */
+  get nextCounter(): number {
+    return this.#counter;
+  }
+
+  /** Ratchet steps taken so far. */
+  get ratchets(): number {
+    return this.#key.ratchets;
+  }
+
+  /**
+   * Encodes a message as UTF-8 JSON; undefined when it cannot be encoded or
+   * does not fit one frame (the caller refuses to send it).
+   */
+  static encode(message: unknown): Uint8Array<ArrayBuffer> | undefined {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(message);
+    } catch (_error: unknown) {
+      // Cyclic or BigInt: not a wire message.
+      return undefined;
+    }
+    if (json === undefined) return undefined;
+    const bytes = encoder.encode(json);
+    return bytes.length > PLAINTEXT_BYTES_MAX ? undefined : bytes;
+  }
+
+  /** Seals pre-encoded plaintext under the next counter. */
+  async seal(
+    plaintext: Uint8Array<ArrayBuffer>,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    if (plaintext.length > PLAINTEXT_BYTES_MAX) {
+      throw new RangeError(
+        `plaintext of ${plaintext.length} bytes exceeds one frame`,
+      );
+    }
+    if (this.#counter >= COUNTER_MAX) {
+      throw new RangeError("frame counter exhausted; reconnect");
+    }
+    const counter = this.#counter++;
+    const header = headerFor(counter);
+    const key = await this.#key.keyFor(counter);
+    const sealed = new Uint8Array(
+      await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv: nonceFor(header), additionalData: header },
+        key,
+        plaintext,
+      ),
+    );
+    const frame = new Uint8Array(FRAME_HEADER_BYTES + sealed.length);
+    frame.set(header, 0);
+    frame.set(sealed, FRAME_HEADER_BYTES);
+    return frame;
+  }
+}
+
+/** Opens incoming frames of one direction, accepting only the next counter. */
+export class FrameOpener {
+  #key: DirectionKey;
+  #expected = 0;
+
+  constructor(
+    chainKey: Uint8Array<ArrayBuffer>,
+    options: FrameCodecOptions = {},
+  ) {
+    this.#key = new DirectionKey(
+      chainKey,
+      options.ratchetIntervalFrames ?? RATCHET_INTERVAL_FRAMES_DEFAULT,
+    );
+  }
+
+  /** Counter the next frame must carry. */
+  get expectedCounter(): number {
+    return this.#expected;
+  }
+
+  /** Ratchet steps taken so far. */
+  get ratchets(): number {
+    return this.#key.ratchets;
+  }
+
+  /** Verifies and decrypts one frame; any failure is final for the connection. */
+  async open(frame: Uint8Array<ArrayBuffer>): Promise<OpenResult> {
+    if (frame.length > FRAME_BYTES_MAX) {
+      return {
+        ok: false,
+        error: "too_large",
+        detail: `frame of ${frame.length} bytes exceeds ${FRAME_BYTES_MAX}`,
+      };
+    }
+    if (frame.length < FRAME_OVERHEAD_BYTES) {
+      return {
+        ok: false,
+        error: "truncated",
+        detail:
+          `frame of ${frame.length} bytes is shorter than its header and tag`,
+      };
+    }
+    const header = frame.slice(0, FRAME_HEADER_BYTES);
+    const counterBig = new DataView(header.buffer).getBigUint64(0);
+    const expected = this.#expected;
+    if (counterBig < BigInt(expected)) {
+      return {
+        ok: false,
+        error: "replayed",
+        detail:
+          `frame counter ${counterBig} was already used (expected ${expected})`,
+      };
+    }
+    if (counterBig > BigInt(expected)) {
+      return {
+        ok: false,
+        error: "out_of_order",
+        detail: `frame counter ${counterBig} skips ahead of ${expected}: ` +
+          `a frame was dropped or reordered`,
+      };
+    }
+    if (expected >= COUNTER_MAX) {
+      return {
+        ok: false,
+        error: "exhausted",
+        detail: "frame counter exhausted",
+      };
+    }
+    const key = await this.#key.keyFor(expected);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = new Uint8Array(
+        await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: nonceFor(header), additionalData: header },
+          key,
+          frame.subarray(FRAME_HEADER_BYTES),
+        ),
+      );
+    } catch (_error: unknown) {
+      // GCM tag mismatch: modified, truncated or sealed under another key.
+      return {
+        ok: false,
+        error: "tampered",
+        detail:
+          `frame ${expected} failed authentication (tampered, truncated or wrong key)`,
+      };
+    }
+    this.#expected = expected + 1;
+    try {
+      return {
+        ok: true,
+        message: JSON.parse(decoder.decode(plaintext)),
+        counter: expected,
+      };
+    } catch (_error: unknown) {
+      // Authentic but not JSON: the peer is broken, not an attacker.
+      return {
+        ok: false,
+        error: "malformed",
+        detail: `frame ${expected} is not UTF-8 JSON`,
+      };
+    }
+  }
+}

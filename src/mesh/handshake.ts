@@ -1,0 +1,548 @@
+/**
+ * The mesh handshake as a pure state machine: messages in, messages and a
+ * result out. WebCrypto calls are its only await; it owns no socket, timer or
+ * log. Both sides prove knowledge of the pre-shared key (never sent) through
+ * key confirmation over the whole transcript.
+ *
+ * Flow (client dials, server accepts):
+ *   C → S  hello   {version, kind, id, ephemeral, random, digest}
+ *   S → C  welcome {version, id, ephemeral, random, digest, confirm}
+ *   C → S  finish  {confirm, description?}
+ *   either  refuse  {reason, message, version?, description?}
+ * transcript = JSON [label, version, kind, clientId, serverId, ephC, ephS,
+ *                    randomC, randomS, digestC, digestS]; th = SHA-256(transcript)
+ * okm = HKDF-SHA-256(ikm = psk ‖ X25519(ephC, ephS), salt = th, info) → 96 bytes:
+ *   client→server chain key ‖ server→client chain key ‖ confirmation key
+ * confirm = HMAC-SHA-256(confirmation key, "server finished"|"client finished" ‖ th)
+ * Both digests are in the transcript, so a fingerprint mismatch is detected
+ * only after both sides authenticated; descriptions are disclosed only then.
+ */
+
+import {
+  concatBytes,
+  fromBase64,
+  generateEphemeral,
+  hkdf,
+  hmacSha256,
+  KEY_BYTES,
+  randomBytes,
+  sha256,
+  timingSafeEqual,
+  toBase64,
+  utf8,
+  x25519,
+} from "./_crypto.ts";
+import { describeDifference, descriptionDigest } from "./fingerprint.ts";
+
+/** Wire protocol version; peers with another version are refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** Who is talking: node↔node, CLI→daemon, external driver→daemon. */
+export type ChannelKind = "peer" | "control" | "driver";
+
+/** All channel kinds, for validation. */
+export const CHANNEL_KINDS: readonly ChannelKind[] = [
+  "peer",
+  "control",
+  "driver",
+];
+
+/** Why a handshake failed; also the metrics label. */
+export type HandshakeFailure =
+  | "auth"
+  | "version"
+  | "fingerprint"
+  | "identity"
+  | "kind"
+  | "malformed"
+  | "timeout"
+  | "too_large"
+  | "closed"
+  | "capacity";
+
+/** The operator message for a wrong secret (same on both sides). */
+export const AUTH_FAILED_MESSAGE =
+  "authentication failed: the peer does not know this cluster's secret";
+
+/** Per-connection secrets handed to the frame codec. */
+export interface SessionKeys {
+  /** Chain key for frames this side sends. */
+  sendChainKey: Uint8Array<ArrayBuffer>;
+  /** Chain key for frames this side receives. */
+  receiveChainKey: Uint8Array<ArrayBuffer>;
+  /** SHA-256 of the transcript; identifies the session (not secret). */
+  sessionId: string;
+}
+
+/** What the caller does after one step: send, then finish (if `result`). */
+export interface HandshakeStep {
+  send?: Record<string, unknown>;
+  result?:
+    | { ok: true; keys: SessionKeys; peerId: string }
+    | { ok: false; failure: HandshakeFailure; message: string };
+}
+
+const TRANSCRIPT_LABEL = "clustd handshake";
+const KEYS_INFO = "clustd/1 session keys";
+const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+const REFUSAL_REASONS: readonly HandshakeFailure[] = [
+  "auth",
+  "version",
+  "fingerprint",
+  "identity",
+  "kind",
+  "malformed",
+  "timeout",
+  "too_large",
+  "closed",
+  "capacity",
+];
+
+function fail(
+  failure: HandshakeFailure,
+  message: string,
+  send?: Record<string, unknown>,
+): HandshakeStep {
+  const step: HandshakeStep = { result: { ok: false, failure, message } };
+  if (send !== undefined) step.send = send;
+  return step;
+}
+
+function refusal(
+  reason: HandshakeFailure,
+  message: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { type: "refuse", reason, message, ...extra };
+}
+
+function parse(raw: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      return undefined;
+    }
+    return value as Record<string, unknown>;
+  } catch (_error: unknown) {
+    // Not JSON: the caller refuses it as malformed.
+    return undefined;
+  }
+}
+
+function bytesField(
+  message: Record<string, unknown>,
+  name: string,
+): Uint8Array<ArrayBuffer> | undefined {
+  const value = message[name];
+  if (typeof value !== "string") return undefined;
+  const bytes = fromBase64(value);
+  return bytes?.length === KEY_BYTES ? bytes : undefined;
+}
+
+function idField(message: Record<string, unknown>): string | undefined {
+  const id = message.id;
+  return typeof id === "string" && ID_PATTERN.test(id) ? id : undefined;
+}
+
+/** Turns a received `refuse` message into a local failure. */
+function remoteRefusal(message: Record<string, unknown>): HandshakeStep {
+  const reason = REFUSAL_REASONS.find((r) => r === message.reason) ??
+    "malformed";
+  const text = typeof message.message === "string"
+    ? message.message.slice(0, 500)
+    : "no reason given";
+  return fail(reason, `peer refused the handshake: ${text}`);
+}
+
+function versionMessage(remote: unknown, local: number): string {
+  return `protocol version mismatch: peer speaks ${JSON.stringify(remote)}, ` +
+    `this node speaks ${local}; run the same clustd release on every node`;
+}
+
+interface Transcript {
+  version: number;
+  kind: ChannelKind;
+  clientId: string;
+  serverId: string;
+  ephemeralClient: Uint8Array;
+  ephemeralServer: Uint8Array;
+  randomClient: Uint8Array;
+  randomServer: Uint8Array;
+  digestClient: Uint8Array;
+  digestServer: Uint8Array;
+}
+
+interface Schedule {
+  clientChain: Uint8Array<ArrayBuffer>;
+  serverChain: Uint8Array<ArrayBuffer>;
+  clientConfirm: Uint8Array<ArrayBuffer>;
+  serverConfirm: Uint8Array<ArrayBuffer>;
+  sessionId: string;
+}
+
+/** Derives direction keys and both confirmations from the transcript. */
+async function keySchedule(
+  psk: Uint8Array,
+  shared: Uint8Array,
+  t: Transcript,
+): Promise<Schedule> {
+  const transcript = utf8(JSON.stringify([
+    TRANSCRIPT_LABEL,
+    t.version,
+    t.kind,
+    t.clientId,
+    t.serverId,
+    toBase64(t.ephemeralClient),
+    toBase64(t.ephemeralServer),
+    toBase64(t.randomClient),
+    toBase64(t.randomServer),
+    toBase64(t.digestClient),
+    toBase64(t.digestServer),
+  ]));
+  const th = await sha256(transcript);
+  const okm = await hkdf(concatBytes(psk, shared), {
+    salt: th,
+    info: KEYS_INFO,
+    length: 3 * KEY_BYTES,
+  });
+  const confirmKey = okm.slice(2 * KEY_BYTES);
+  return {
+    clientChain: okm.slice(0, KEY_BYTES),
+    serverChain: okm.slice(KEY_BYTES, 2 * KEY_BYTES),
+    clientConfirm: await hmacSha256(
+      confirmKey,
+      concatBytes(utf8("client finished"), th),
+    ),
+    serverConfirm: await hmacSha256(
+      confirmKey,
+      concatBytes(utf8("server finished"), th),
+    ),
+    sessionId: toBase64(th.slice(0, 12)),
+  };
+}
+
+/** Options of the dialing side. */
+export interface ClientHandshakeOptions {
+  kind: ChannelKind;
+  /** Cluster secret (peer, control) or driver token (driver). */
+  psk: Uint8Array;
+  selfId: string;
+  /** When set, a server presenting another id is refused. */
+  expectedPeerId?: string;
+  /** Non-secret cluster description; its digest is bound into the keys. */
+  description: unknown;
+  /** Overrides the protocol version (tests of version refusal only). */
+  version?: number;
+}
+
+/** The dialing side: `start()` yields hello, then `receive()` each reply. */
+export class ClientHandshake {
+  #options: ClientHandshakeOptions;
+  #version: number;
+  #state: "new" | "hello_sent" | "await_fingerprint" | "done" = "new";
+  #ephemeral: Awaited<ReturnType<typeof generateEphemeral>> | undefined;
+  #random = randomBytes(KEY_BYTES);
+  #digest: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  #serverId = "";
+
+  constructor(options: ClientHandshakeOptions) {
+    this.#options = options;
+    this.#version = options.version ?? PROTOCOL_VERSION;
+  }
+
+  /** Produces the hello message. */
+  async start(): Promise<HandshakeStep> {
+    this.#ephemeral = await generateEphemeral();
+    this.#digest = await descriptionDigest(this.#options.description);
+    this.#state = "hello_sent";
+    return {
+      send: {
+        type: "hello",
+        version: this.#version,
+        kind: this.#options.kind,
+        id: this.#options.selfId,
+        ephemeral: toBase64(this.#ephemeral.publicRaw),
+        random: toBase64(this.#random),
+        digest: toBase64(this.#digest),
+      },
+    };
+  }
+
+  /** Consumes one server message. */
+  async receive(raw: string): Promise<HandshakeStep> {
+    const message = parse(raw);
+    if (message === undefined) {
+      return fail("malformed", "malformed handshake message from server");
+    }
+    if (message.type === "refuse") {
+      if (this.#state === "await_fingerprint") {
+        return this.#fingerprint(message);
+      }
+      this.#state = "done";
+      return remoteRefusal(message);
+    }
+    if (this.#state !== "hello_sent" || message.type !== "welcome") {
+      this.#state = "done";
+      return fail("malformed", `unexpected handshake message from server`);
+    }
+    this.#state = "done";
+    return await this.#welcome(message);
+  }
+
+  async #welcome(message: Record<string, unknown>): Promise<HandshakeStep> {
+    if (message.version !== this.#version) {
+      const text = versionMessage(message.version, this.#version);
+      return fail(
+        "version",
+        text,
+        refusal("version", text, { version: this.#version }),
+      );
+    }
+    const serverId = idField(message);
+    const ephemeral = bytesField(message, "ephemeral");
+    const random = bytesField(message, "random");
+    const digest = bytesField(message, "digest");
+    const confirm = bytesField(message, "confirm");
+    if (
+      serverId === undefined || ephemeral === undefined ||
+      random === undefined || digest === undefined || confirm === undefined ||
+      this.#ephemeral === undefined
+    ) {
+      return fail("malformed", "malformed welcome message from server");
+    }
+    const expected = this.#options.expectedPeerId;
+    if (expected !== undefined && serverId !== expected) {
+      const text = `the node at this address says it is "${serverId}", ` +
+        `but this node expects "${expected}" there; check the peer URLs`;
+      return fail("identity", text, refusal("identity", text));
+    }
+    const shared = await x25519(this.#ephemeral.privateKey, ephemeral);
+    if (shared === undefined) {
+      return fail("malformed", "server sent an invalid X25519 key");
+    }
+    const schedule = await keySchedule(this.#options.psk, shared, {
+      version: this.#version,
+      kind: this.#options.kind,
+      clientId: this.#options.selfId,
+      serverId,
+      ephemeralClient: this.#ephemeral.publicRaw,
+      ephemeralServer: ephemeral,
+      randomClient: this.#random,
+      randomServer: random,
+      digestClient: this.#digest,
+      digestServer: digest,
+    });
+    if (!timingSafeEqual(confirm, schedule.serverConfirm)) {
+      return fail(
+        "auth",
+        AUTH_FAILED_MESSAGE,
+        refusal("auth", AUTH_FAILED_MESSAGE),
+      );
+    }
+    this.#serverId = serverId;
+    const finish = {
+      type: "finish",
+      confirm: toBase64(schedule.clientConfirm),
+    };
+    // Only node↔node channels must agree on the cluster description; the CLI
+    // and driver programs authenticate but need not carry the whole config.
+    if (
+      this.#options.kind === "peer" && !timingSafeEqual(digest, this.#digest)
+    ) {
+      // Both sides are authenticated now; disclose the description so the
+      // server can name the difference, then wait for its refusal.
+      this.#state = "await_fingerprint";
+      return { send: { ...finish, description: this.#options.description } };
+    }
+    return {
+      send: finish,
+      result: {
+        ok: true,
+        peerId: serverId,
+        keys: {
+          sendChainKey: schedule.clientChain,
+          receiveChainKey: schedule.serverChain,
+          sessionId: schedule.sessionId,
+        },
+      },
+    };
+  }
+
+  #fingerprint(message: Record<string, unknown>): HandshakeStep {
+    this.#state = "done";
+    if (!("description" in message)) return remoteRefusal(message);
+    const diff = describeDifference(
+      this.#options.description,
+      message.description,
+    );
+    return fail(
+      "fingerprint",
+      `cluster description differs from peer "${this.#serverId}": ${diff}; ` +
+        `every node needs the same members, roles and timing parameters`,
+    );
+  }
+}
+
+/** Options of the accepting side. */
+export interface ServerHandshakeOptions {
+  selfId: string;
+  description: unknown;
+  /** The PSK for a channel kind, or undefined when that kind is not served. */
+  pskFor: (kind: ChannelKind) => Uint8Array | undefined;
+  /** Returns a refusal message when `id` may not open a `kind` channel. */
+  checkClient: (kind: ChannelKind, id: string) => string | undefined;
+  version?: number;
+}
+
+/** The accepting side: `receive()` each client message. */
+export class ServerHandshake {
+  #options: ServerHandshakeOptions;
+  #version: number;
+  #state: "new" | "await_finish" | "done" = "new";
+  #schedule: Schedule | undefined;
+  #clientId = "";
+  #fingerprintMatches = false;
+
+  constructor(options: ServerHandshakeOptions) {
+    this.#options = options;
+    this.#version = options.version ?? PROTOCOL_VERSION;
+  }
+
+  /** Consumes one client message. */
+  async receive(raw: string): Promise<HandshakeStep> {
+    const message = parse(raw);
+    const state = this.#state;
+    this.#state = "done";
+    if (message === undefined) {
+      const text = "malformed handshake message: expected a JSON hello";
+      return fail("malformed", text, refusal("malformed", text));
+    }
+    if (message.type === "refuse" && state !== "done") {
+      return remoteRefusal(message);
+    }
+    if (state === "new" && message.type === "hello") {
+      return await this.#hello(message);
+    }
+    if (state === "await_finish" && message.type === "finish") {
+      return this.#finish(message);
+    }
+    const text = `unexpected handshake message ${show(message.type)}`;
+    return fail("malformed", text, refusal("malformed", text));
+  }
+
+  async #hello(message: Record<string, unknown>): Promise<HandshakeStep> {
+    if (message.version !== this.#version) {
+      const text = versionMessage(message.version, this.#version);
+      return fail(
+        "version",
+        text,
+        refusal("version", text, { version: this.#version }),
+      );
+    }
+    const kind = CHANNEL_KINDS.find((k) => k === message.kind);
+    const clientId = idField(message);
+    const ephemeral = bytesField(message, "ephemeral");
+    const random = bytesField(message, "random");
+    const digest = bytesField(message, "digest");
+    if (
+      kind === undefined || clientId === undefined || ephemeral === undefined ||
+      random === undefined || digest === undefined
+    ) {
+      const text = "malformed hello message";
+      return fail("malformed", text, refusal("malformed", text));
+    }
+    const psk = this.#options.pskFor(kind);
+    if (psk === undefined) {
+      const text = `${kind} channels are not served by this node` +
+        (kind === "driver" ? " (no driver token is configured)" : "");
+      return fail("kind", text, refusal("kind", text));
+    }
+    const refused = this.#options.checkClient(kind, clientId);
+    if (refused !== undefined) {
+      return fail("identity", refused, refusal("identity", refused));
+    }
+    const own = await generateEphemeral();
+    const shared = await x25519(own.privateKey, ephemeral);
+    if (shared === undefined) {
+      const text = "invalid X25519 key in hello";
+      return fail("malformed", text, refusal("malformed", text));
+    }
+    const ownRandom = randomBytes(KEY_BYTES);
+    const ownDigest = await descriptionDigest(this.#options.description);
+    this.#schedule = await keySchedule(psk, shared, {
+      version: this.#version,
+      kind,
+      clientId,
+      serverId: this.#options.selfId,
+      ephemeralClient: ephemeral,
+      ephemeralServer: own.publicRaw,
+      randomClient: random,
+      randomServer: ownRandom,
+      digestClient: digest,
+      digestServer: ownDigest,
+    });
+    this.#clientId = clientId;
+    this.#fingerprintMatches = kind !== "peer" ||
+      timingSafeEqual(digest, ownDigest);
+    this.#state = "await_finish";
+    return {
+      send: {
+        type: "welcome",
+        version: this.#version,
+        id: this.#options.selfId,
+        ephemeral: toBase64(own.publicRaw),
+        random: toBase64(ownRandom),
+        digest: toBase64(ownDigest),
+        confirm: toBase64(this.#schedule.serverConfirm),
+      },
+    };
+  }
+
+  #finish(message: Record<string, unknown>): HandshakeStep {
+    const confirm = bytesField(message, "confirm");
+    const schedule = this.#schedule;
+    if (schedule === undefined) {
+      return fail("malformed", "finish before hello");
+    }
+    if (
+      confirm === undefined || !timingSafeEqual(confirm, schedule.clientConfirm)
+    ) {
+      return fail(
+        "auth",
+        AUTH_FAILED_MESSAGE,
+        refusal("auth", AUTH_FAILED_MESSAGE),
+      );
+    }
+    if (!this.#fingerprintMatches) {
+      const diff = describeDifference(
+        this.#options.description,
+        message.description,
+      );
+      const text =
+        `cluster description differs from peer "${this.#clientId}": ` +
+        `${diff}; every node needs the same members, roles and timing parameters`;
+      return fail(
+        "fingerprint",
+        text,
+        refusal("fingerprint", text, {
+          description: this.#options.description,
+        }),
+      );
+    }
+    return {
+      result: {
+        ok: true,
+        peerId: this.#clientId,
+        keys: {
+          sendChainKey: schedule.serverChain,
+          receiveChainKey: schedule.clientChain,
+          sessionId: schedule.sessionId,
+        },
+      },
+    };
+  }
+}
+
+function show(value: unknown): string {
+  return (JSON.stringify(value) ?? "undefined").slice(0, 40);
+}

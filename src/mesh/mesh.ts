@@ -1,0 +1,482 @@
+/**
+ * The connection manager: one `Mesh` per node. Dials every peer, accepts
+ * inbound channels, keeps exactly one connection per pair (the one dialed by
+ * the smaller id wins a simultaneous dial), reconnects with capped
+ * exponential backoff and jitter, pings every heartbeat (smoothed RTT) and
+ * reports peer up / down / message events in order. Knows nothing of
+ * elections; never imports src/election or src/daemon.
+ */
+
+import { logger } from "../log.ts";
+import { Admission } from "./_admission.ts";
+import {
+  channelPath,
+  Connection,
+  HANDSHAKE_TIMEOUT_MS_DEFAULT,
+  openConnection,
+  type SecureChannel,
+} from "./channel.ts";
+import {
+  CHANNEL_KINDS,
+  type ChannelKind,
+  ServerHandshake,
+} from "./handshake.ts";
+import { MeshCounters, type MeshMetrics } from "./metrics.ts";
+import { PeerLink, type PeerStatus } from "./_peer.ts";
+
+export type { PeerStatus } from "./_peer.ts";
+export type { MeshMetrics } from "./metrics.ts";
+export type { SecureChannel } from "./channel.ts";
+
+/** Shortest secret accepted (DESIGN §2). */
+export const SECRET_BYTES_MIN = 32;
+/** Default reconnect backoff cap. */
+export const RECONNECT_MAX_MS_DEFAULT = 2000;
+/** First reconnect delay; doubles per failed attempt up to the cap. */
+export const RECONNECT_BASE_MS = 50;
+/** Authenticated control + driver channels open at once. */
+export const SERVICE_CHANNELS_MAX = 64;
+/** At most one admission-refusal log line per this interval. */
+const ADMISSION_LOG_INTERVAL_MS = 1000;
+
+/** Options of one node's mesh. */
+export interface MeshOptions {
+  selfId: string;
+  peers: { id: string; url: string }[];
+  /** Cluster PSK, ≥ 32 bytes. */
+  secret: Uint8Array;
+  /** PSK for `driver` channels; absent => driver channels refused. */
+  driverToken?: Uint8Array;
+  /** JSON-able canonical object; digest = SHA-256 of canonical JSON. */
+  clusterDescription: unknown;
+  /** Ping interval per peer. */
+  heartbeatMs: number;
+  /** `peer_down` when nothing was heard from a peer for this long. */
+  peerTimeoutMs: number;
+  /** Backoff cap between reconnect attempts, default 2000. */
+  reconnectMaxMs?: number;
+  /** Default 5000. */
+  handshakeTimeoutMs?: number;
+  /** Monotonic clock, default performance.now. */
+  nowMs?: () => number;
+  /** Frames per key before ratcheting (tests only). */
+  ratchetIntervalFrames?: number;
+}
+
+/** What the mesh tells the daemon, synchronously and in order. */
+export type MeshEvent =
+  | { kind: "peer_up"; peer: string }
+  | { kind: "peer_down"; peer: string; reason: string }
+  | { kind: "message"; peer: string; message: unknown };
+
+type ServiceKind = "control" | "driver";
+
+/** One node's secure peer mesh. */
+export class Mesh {
+  #o: MeshOptions;
+  #now: () => number;
+  #log = logger("mesh");
+  #counters = new MeshCounters();
+  #admission = new Admission();
+  #peers = new Map<string, PeerLink>();
+  #connections = new Set<Connection>();
+  #tasks = new Set<Promise<void>>();
+  #listeners: ((event: MeshEvent) => void)[] = [];
+  #serviceListeners = new Map<ServiceKind, ((ch: SecureChannel) => void)[]>();
+  #serviceOpen = 0;
+  #tick: ReturnType<typeof setInterval> | undefined;
+  #started = false;
+  #closed = false;
+  #admissionLoggedMs = -Infinity;
+  #admissionUnlogged = 0;
+
+  constructor(options: MeshOptions) {
+    if (options.secret.length < SECRET_BYTES_MIN) {
+      throw new RangeError(
+        `cluster secret has ${options.secret.length} bytes; at least ${SECRET_BYTES_MIN} are required`,
+      );
+    }
+    if (!(options.heartbeatMs > 0) || !(options.peerTimeoutMs > 0)) {
+      throw new RangeError("heartbeatMs and peerTimeoutMs must be positive");
+    }
+    this.#o = options;
+    this.#now = options.nowMs ?? (() => performance.now());
+    for (const peer of options.peers) {
+      if (peer.id === options.selfId || this.#peers.has(peer.id)) {
+        throw new RangeError(
+          `peer id "${peer.id}" is duplicated or this node's own id`,
+        );
+      }
+      this.#peers.set(peer.id, new PeerLink(peer.id, peer.url));
+    }
+  }
+
+  /** Registers an event listener. */
+  onEvent(listener: (event: MeshEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Registers a listener for accepted, authenticated control or driver channels. */
+  onChannel(kind: ServiceKind, listener: (ch: SecureChannel) => void): void {
+    const list = this.#serviceListeners.get(kind) ?? [];
+    list.push(listener);
+    this.#serviceListeners.set(kind, list);
+  }
+
+  /** Begins dialing every peer and the heartbeat timer. */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    const tickMs = Math.max(
+      5,
+      Math.min(this.#o.heartbeatMs, this.#o.peerTimeoutMs) / 4,
+    );
+    this.#tick = setInterval(() => this.#onTick(), tickMs);
+    for (const link of this.#sortedLinks()) this.#dial(link);
+  }
+
+  /** Upgrades `/clustd/v1/*` requests; undefined for any other path. */
+  handleRequest(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Response | undefined {
+    const path = new URL(request.url).pathname;
+    if (!path.startsWith("/clustd/v1/")) return undefined;
+    const kind = CHANNEL_KINDS.find((k) => channelPath(k) === path);
+    if (kind === undefined) {
+      return new Response("unknown channel\n", { status: 404 });
+    }
+    if (this.#closed) return new Response("shutting down\n", { status: 503 });
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("WebSocket upgrade required\n", { status: 426 });
+    }
+    const address = "hostname" in info.remoteAddr
+      ? info.remoteAddr.hostname
+      : "local";
+    const release = this.#admission.tryAdmit(address);
+    if (release === undefined) {
+      this.#refuseAdmission(address);
+      return new Response("too many handshakes in progress\n", { status: 503 });
+    }
+    let upgrade: Deno.WebSocketUpgrade;
+    try {
+      upgrade = Deno.upgradeWebSocket(request);
+    } catch (error: unknown) {
+      release();
+      return new Response(`bad upgrade: ${String(error)}\n`, { status: 400 });
+    }
+    const connection = new Connection({
+      socket: upgrade.socket,
+      handshake: this.#serverHandshake(kind),
+      direction: "inbound",
+      kind,
+      remote: address,
+      handshakeTimeoutMs: this.#handshakeTimeoutMs,
+      counters: this.#counters,
+      log: this.#log,
+      onSettled: release,
+      ...this.#codecOptions(),
+    });
+    this.#track(connection, (ok) => {
+      if (!ok) return;
+      if (kind === "peer") this.#adoptInbound(connection);
+      else this.#acceptService(kind, connection);
+    });
+    return upgrade.response;
+  }
+
+  /** Sends one message to a connected peer; false if not connected or refused. */
+  send(peer: string, message: unknown): boolean {
+    const link = this.#peers.get(peer);
+    return link?.current?.send({ t: "msg", m: message }) ?? false;
+  }
+
+  /** Sends one message to every connected peer, in id order. */
+  broadcast(message: unknown): void {
+    for (const link of this.#sortedLinks()) {
+      link.current?.send({ t: "msg", m: message });
+    }
+  }
+
+  /** Per-peer status sorted by id. */
+  peers(): PeerStatus[] {
+    const now = this.#now();
+    return this.#sortedLinks().map((link) => link.status(now));
+  }
+
+  /** Counter snapshot. */
+  metrics(): MeshMetrics {
+    return this.#counters.snapshot();
+  }
+
+  /** Closes every connection and timer; resolves when all are closed. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#tick !== undefined) clearInterval(this.#tick);
+    for (const link of this.#peers.values()) link.cancelRetry();
+    for (const connection of this.#connections) {
+      connection.close("node shutting down");
+    }
+    while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+  }
+
+  get #handshakeTimeoutMs(): number {
+    return this.#o.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS_DEFAULT;
+  }
+
+  #codecOptions(): { ratchetIntervalFrames?: number } {
+    const interval = this.#o.ratchetIntervalFrames;
+    return interval === undefined ? {} : { ratchetIntervalFrames: interval };
+  }
+
+  #sortedLinks(): PeerLink[] {
+    return [...this.#peers.values()].sort((a, b) =>
+      a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+    );
+  }
+
+  #emit(event: MeshEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** Owns a connection until it closes; `onEstablished` runs once authenticated or not. */
+  #track(connection: Connection, onEstablished: (ok: boolean) => void): void {
+    this.#connections.add(connection);
+    const task = (async () => {
+      onEstablished(await connection.established);
+      await connection.closed;
+      this.#connections.delete(connection);
+    })();
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+  }
+
+  #serverHandshake(pathKind: ChannelKind): ServerHandshake {
+    return new ServerHandshake({
+      selfId: this.#o.selfId,
+      description: this.#o.clusterDescription,
+      // The PSK is chosen by the kind the path names, so a driver token can
+      // never open a peer or control channel: the kind is in the transcript.
+      pskFor: (kind) =>
+        kind !== pathKind
+          ? undefined
+          : kind === "driver"
+          ? this.#o.driverToken
+          : this.#o.secret,
+      checkClient: (kind, id) => {
+        if (kind !== "peer") return undefined;
+        if (id === this.#o.selfId) {
+          return `the peer claims this node's own id "${id}"; every node needs a unique node.id`;
+        }
+        if (!this.#peers.has(id)) {
+          return `unknown peer id "${id}": it is not in cluster.peers of node "${this.#o.selfId}"`;
+        }
+        return undefined;
+      },
+    });
+  }
+
+  #refuseAdmission(address: string): void {
+    this.#counters.admissionsRefused += 1;
+    this.#admissionUnlogged += 1;
+    const now = this.#now();
+    if (now - this.#admissionLoggedMs < ADMISSION_LOG_INTERVAL_MS) return;
+    this.#log.warn("refusing connections: too many handshakes in progress", {
+      address,
+      refused: this.#admissionUnlogged,
+      pending: this.#admission.total,
+    });
+    this.#admissionLoggedMs = now;
+    this.#admissionUnlogged = 0;
+  }
+
+  #acceptService(kind: ServiceKind, connection: Connection): void {
+    const listeners = this.#serviceListeners.get(kind) ?? [];
+    if (listeners.length === 0 || this.#serviceOpen >= SERVICE_CHANNELS_MAX) {
+      connection.close(
+        listeners.length === 0
+          ? `no ${kind} service on this node`
+          : "too many channels",
+      );
+      return;
+    }
+    this.#serviceOpen += 1;
+    const task = connection.closed.then(() => {
+      this.#serviceOpen -= 1;
+    });
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+    for (const listener of listeners) listener(connection);
+  }
+
+  #dial(link: PeerLink): void {
+    if (
+      !this.#started || this.#closed || link.current !== undefined ||
+      link.dialing
+    ) return;
+    link.dialing = true;
+    const connection = openConnection(link.url, {
+      kind: "peer",
+      psk: this.#o.secret,
+      selfId: this.#o.selfId,
+      expectedPeerId: link.id,
+      description: this.#o.clusterDescription,
+      handshakeTimeoutMs: this.#handshakeTimeoutMs,
+      counters: this.#counters,
+      ...this.#codecOptions(),
+    });
+    this.#track(connection, (ok) => {
+      link.dialing = false;
+      if (ok) {
+        link.failedDials = 0;
+        this.#adopt(link, connection);
+        return;
+      }
+      // One line per outage, not per attempt: the handshake failure itself
+      // (if any) was already logged by the channel.
+      if (link.failedDials === 0) {
+        void connection.closed.then((reason) =>
+          this.#log.info("peer unreachable, retrying with backoff", {
+            peer: link.id,
+            reason,
+          })
+        );
+      }
+      link.failedDials += 1;
+      this.#scheduleRetry(link);
+    });
+  }
+
+  #scheduleRetry(link: PeerLink): void {
+    if (!this.#started || this.#closed || link.current !== undefined) return;
+    const capMs = this.#o.reconnectMaxMs ?? RECONNECT_MAX_MS_DEFAULT;
+    link.scheduleRetry(RECONNECT_BASE_MS, capMs, () => this.#dial(link));
+  }
+
+  #adoptInbound(connection: Connection): void {
+    const link = this.#peers.get(connection.peerId);
+    if (link === undefined) {
+      connection.close("unknown peer");
+      return;
+    }
+    this.#adopt(link, connection);
+  }
+
+  /**
+   * Makes `connection` the peer's current one unless the tie-break keeps the
+   * existing one. Both ends apply the same rule, so they keep the same one.
+   */
+  #adopt(link: PeerLink, connection: Connection): void {
+    if (this.#closed) {
+      connection.close("node shutting down");
+      return;
+    }
+    const existing = link.current;
+    const now = this.#now();
+    if (existing !== undefined) {
+      this.#counters.duplicatesClosed += 1;
+      if (!this.#prefer(link, connection, existing, now)) {
+        connection.close(
+          "duplicate connection: keeping the one dialed by the smaller id",
+        );
+        return;
+      }
+      link.current = connection;
+      existing.close(
+        "duplicate connection: replaced by a newer or preferred one",
+      );
+    }
+    link.adopt(connection, now);
+    this.#counters.peerConnectionsOpen += 1;
+    const task = connection.closed.then((reason) => {
+      this.#counters.peerConnectionsOpen -= 1;
+      this.#onPeerClosed(link, connection, reason);
+    });
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+    if (existing === undefined) {
+      this.#log.info("peer up", {
+        peer: link.id,
+        direction: connection.direction,
+        session: connection.sessionId,
+      });
+      this.#emit({ kind: "peer_up", peer: link.id });
+    }
+    connection.onMessage((message) =>
+      this.#onPeerMessage(link, connection, message)
+    );
+  }
+
+  /**
+   * True when `fresh` should replace `existing`. The connection dialed by
+   * the smaller id wins; between equals the newer wins. An existing
+   * connection older than a handshake timeout cannot be part of a
+   * simultaneous dial: the peer dialed again because it lost it, so it goes.
+   */
+  #prefer(
+    link: PeerLink,
+    fresh: Connection,
+    existing: Connection,
+    now: number,
+  ): boolean {
+    const smaller = this.#o.selfId < link.id ? this.#o.selfId : link.id;
+    const dialer = (c: Connection) =>
+      c.direction === "outbound" ? this.#o.selfId : link.id;
+    const freshWins = dialer(fresh) === smaller;
+    const existingWins = dialer(existing) === smaller;
+    if (freshWins !== existingWins) {
+      return freshWins || now - link.currentSinceMs > this.#handshakeTimeoutMs;
+    }
+    return true;
+  }
+
+  #onPeerClosed(link: PeerLink, connection: Connection, reason: string): void {
+    if (link.current !== connection) return;
+    link.current = undefined;
+    this.#log.info("peer down", { peer: link.id, reason });
+    this.#emit({ kind: "peer_down", peer: link.id, reason });
+    this.#scheduleRetry(link);
+  }
+
+  #onPeerMessage(
+    link: PeerLink,
+    connection: Connection,
+    envelope: unknown,
+  ): void {
+    // Messages of a connection that lost the tie-break are dropped: only
+    // one connection per peer feeds the daemon, so order is per connection.
+    if (link.current !== connection) return;
+    const now = this.#now();
+    link.lastSeenMs = now;
+    const e = envelope as { t?: unknown; n?: unknown; m?: unknown } | null;
+    if (e?.t === "msg") {
+      this.#emit({ kind: "message", peer: link.id, message: e.m });
+    } else if (e?.t === "ping" && typeof e.n === "number") {
+      connection.send({ t: "pong", n: e.n });
+    } else if (e?.t === "pong" && typeof e.n === "number") {
+      link.onPong(e.n, now);
+    } else {
+      this.#log.debug("ignoring unknown mesh envelope", { peer: link.id });
+    }
+  }
+
+  #onTick(): void {
+    const now = this.#now();
+    for (const link of this.#sortedLinks()) {
+      const current = link.current;
+      if (current === undefined) continue;
+      const silentMs = now - (link.lastSeenMs ?? link.currentSinceMs);
+      if (silentMs > this.#o.peerTimeoutMs) {
+        current.close(
+          `no traffic for ${
+            Math.round(silentMs)
+          } ms (peer timeout ${this.#o.peerTimeoutMs} ms)`,
+        );
+        continue;
+      }
+      const ping = link.nextPing(now, this.#o.heartbeatMs);
+      if (ping !== undefined) current.send({ t: "ping", n: ping });
+    }
+  }
+}
