@@ -438,6 +438,14 @@ function readLog(root: Section): LogConfig {
   const section = root.reader.section("log", root.value("log"), KEYS.log);
   if (section === null) return log;
   log.format = section.choice("format", LOG_FORMATS, "text");
-  log.debug = section.string("debug") ?? "";
+  const debug = section.value("debug");
+  if (isScalar(debug) && typeof debug.value === "string") {
+    log.debug = debug.value;
+  } else if (debug !== null) {
+    section.error(
+      "debug",
+      `${describeAsSubject(debug)} must be text, e.g. "clustd:*"`,
+    );
+  }
   return log;
 }
