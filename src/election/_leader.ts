@@ -1,0 +1,252 @@
+/**
+ * The leader's side: lease rounds, check-quorum, promotion (with optional
+ * pre_promote veto), and handover (Raft's TimeoutNow) for switchover, drain,
+ * shutdown, failing checks and preemption. Never answers votes and never
+ * promotes without a valid lease.
+ */
+
+import { assert } from "./assert.ts";
+import type { HeartbeatAckMessage } from "./message.ts";
+import {
+  bestHandoverTarget,
+  broadcast,
+  canEverLead,
+  type CoreState,
+  log,
+  peerAlive,
+  selfEligible,
+  send,
+} from "./_state.ts";
+import { becomeFollower, demoteIfPromoted } from "./_transitions.ts";
+
+/** Pre-promote veto keeps this node ineligible for this many election timeouts. */
+export const VETO_COOLDOWN_ELECTION_TIMEOUTS = 4;
+
+/** The one mapping from Raft state to "master": leader, promoted, lease valid. */
+export function isMaster(s: CoreState, nowMs: number): boolean {
+  if (s.state !== "leader" || !s.promoted || s.handover !== null) return false;
+  if (s.opts.mutation === "ignore_lease_expiry") return true;
+  return s.lease !== null && s.lease.validAt(nowMs);
+}
+
+/**
+ * Check-quorum, run first on every input: a leader whose lease ran out (or
+ * that never gathered one within E) steps down without waiting for anyone.
+ * This is also what makes a paused master demote on resume before it sends.
+ */
+export function checkLease(s: CoreState): void {
+  if (s.state !== "leader" || s.lease === null) return;
+  if (s.opts.mutation === "ignore_lease_expiry") return;
+  const { lease } = s;
+  if (lease.acquired && !lease.validAt(s.nowMs)) {
+    becomeFollower(s, s.term, null, "lease_expired");
+  } else if (
+    !lease.acquired && s.nowMs - s.leaderSinceMs >= s.opts.electionTimeoutMs
+  ) {
+    becomeFollower(s, s.term, null, "no_quorum_after_election");
+  }
+}
+
+/** Sends a lease round when due (every h/2); never while handing over. */
+export function renewIfDue(s: CoreState): void {
+  if (s.state !== "leader" || s.lease === null || s.handover !== null) return;
+  if (s.nowMs < s.nextRenewMs) return;
+  const round = s.lease.startRound(s.nowMs, s.self.id);
+  s.nextRenewMs = s.nowMs + s.opts.heartbeatMs / 2;
+  s.leaderHeardMs = s.nowMs;
+  broadcast(s, {
+    type: "heartbeat",
+    term: s.term,
+    round,
+    master: isMaster(s, s.nowMs),
+    eligible: selfEligible(s),
+  });
+  afterLeaseChange(s);
+}
+
+/** Counts a follower's ack of our lease round. */
+export function onHeartbeatAck(
+  s: CoreState,
+  from: string,
+  message: HeartbeatAckMessage,
+): void {
+  if (message.term > s.term) {
+    becomeFollower(s, message.term, null, "higher_term_ack");
+    return;
+  }
+  if (s.state !== "leader" || message.term !== s.term || !message.ok) return;
+  if (s.lease?.ack(message.round, from)) afterLeaseChange(s);
+}
+
+/** Promotes (or asks pre_promote) once the lease is valid. */
+function afterLeaseChange(s: CoreState): void {
+  if (s.state !== "leader" || s.lease === null || s.handover !== null) return;
+  if (s.promoted || !s.lease.validAt(s.nowMs)) return;
+  if (!s.prePromoteApproved) {
+    if (!s.prePromotePending) {
+      s.prePromotePending = true;
+      s.out.push({ kind: "pre_promote", term: s.term });
+      log(s, "info", "pre_promote", {});
+    }
+    return;
+  }
+  assert(s.lease.validAt(s.nowMs), "promote without a valid lease");
+  s.promoted = true;
+  s.masterSinceMs = s.nowMs;
+  s.out.push({ kind: "promote", term: s.term });
+  log(s, "info", "promote", {
+    leaseRemainingMs: Math.round(s.lease.untilMs - s.nowMs),
+  });
+}
+
+/** Result of the pre_promote script for `term`. */
+export function onPrePromoteResult(
+  s: CoreState,
+  term: number,
+  ok: boolean,
+): void {
+  if (s.state !== "leader" || term !== s.term || !s.prePromotePending) {
+    log(s, "debug", "pre_promote_stale", { resultTerm: term, ok });
+    return;
+  }
+  s.prePromotePending = false;
+  if (ok) {
+    s.prePromoteApproved = true;
+    afterLeaseChange(s);
+    return;
+  }
+  s.vetoUntilMs = s.nowMs +
+    VETO_COOLDOWN_ELECTION_TIMEOUTS * s.opts.electionTimeoutMs;
+  log(s, "warn", "pre_promote_veto", {});
+  if (
+    !startHandover(s, { reason: "pre_promote_veto", to: null, requestId: null })
+  ) {
+    becomeFollower(s, s.term, null, "pre_promote_veto");
+  }
+}
+
+/** What starts a handover, and who asked. */
+export interface HandoverRequest {
+  reason: string;
+  to: string | null;
+  requestId: string | null;
+}
+
+/**
+ * Stops renewing and hands over: demote first (if promoted), then, when the
+ * shell reports demote_done, TimeoutNow to the target. Returns false when
+ * there is no eligible live target (shutdown proceeds without one).
+ */
+export function startHandover(s: CoreState, request: HandoverRequest): boolean {
+  assert(
+    s.state === "leader" && s.handover === null,
+    "handover needs a leader",
+  );
+  const target = request.to ?? bestHandoverTarget(s);
+  if (target === null && !s.shuttingDown) return false;
+  s.handover = {
+    term: s.term,
+    target,
+    requestId: request.requestId,
+    reason: request.reason,
+  };
+  log(s, "info", "handover", { reason: request.reason, target });
+  if (s.promoted) {
+    demoteIfPromoted(s, request.reason, true);
+  } else {
+    finishHandover(s);
+  }
+  return true;
+}
+
+/** Demote drivers ran: tell the target to campaign, step down, answer. */
+export function onDemoteDone(s: CoreState, term: number): void {
+  const handover = s.handover;
+  if (handover === null || handover.term !== term || s.term !== term) {
+    log(s, "debug", "demote_done_stale", { doneTerm: term });
+    return;
+  }
+  finishHandover(s);
+}
+
+function finishHandover(s: CoreState): void {
+  const handover = s.handover;
+  assert(handover !== null, "finishHandover without a handover");
+  if (handover.target !== null) {
+    send(s, handover.target, { type: "timeout_now", term: handover.term });
+  }
+  if (handover.requestId !== null) {
+    s.out.push({
+      kind: "reply",
+      requestId: handover.requestId,
+      ok: true,
+      message: handover.target === null
+        ? "demoted; no eligible node to hand over to"
+        : `handed over to ${handover.target}`,
+    });
+  }
+  log(s, "info", "handover_sent", { target: handover.target });
+  s.handover = null;
+  if (s.state === "leader") becomeFollower(s, s.term, null, handover.reason);
+}
+
+/**
+ * Voluntary handovers a master starts by itself: drained (at once), failing
+ * checks and preemption (both only after min_hold, so a new master does not
+ * flap). Runs after every input.
+ */
+export function maybeVoluntaryHandover(s: CoreState): void {
+  if (!isMaster(s, s.nowMs) || s.masterSinceMs === null) return;
+  const held = s.nowMs - s.masterSinceMs >= s.opts.minHoldMs;
+  if (s.drained || s.shuttingDown) {
+    startHandover(s, { reason: "drain", to: null, requestId: null });
+    return;
+  }
+  if (!s.healthy) {
+    if (held) {
+      startHandover(s, { reason: "check_failed", to: null, requestId: null });
+    }
+    return;
+  }
+  const better = preemptCandidate(s);
+  if (better === null) {
+    s.preemptSinceMs = null;
+    return;
+  }
+  s.preemptSinceMs ??= s.nowMs;
+  if (held && s.nowMs - s.preemptSinceMs >= s.opts.preemptDelayMs) {
+    startHandover(s, { reason: "preempt", to: better, requestId: null });
+  }
+}
+
+/** With preempt on: the best live eligible peer of higher priority, if any. */
+function preemptCandidate(s: CoreState): string | null {
+  if (!s.opts.preempt) return null;
+  let best: string | null = null;
+  let bestPriority = s.self.priority;
+  for (const peer of s.peers) {
+    if (!canEverLead(peer.member) || peer.eligible !== true) continue;
+    if (!peerAlive(s, peer) || peer.member.priority <= bestPriority) continue;
+    best = peer.member.id;
+    bestPriority = peer.member.priority;
+  }
+  return best;
+}
+
+/** Next time the leader needs a step (renewal, lease end, hold/preempt end). */
+export function leaderWakeMs(s: CoreState): number {
+  if (s.state !== "leader" || s.lease === null) return Number.POSITIVE_INFINITY;
+  let wake = s.lease.acquired
+    ? s.lease.untilMs
+    : s.leaderSinceMs + s.opts.electionTimeoutMs;
+  if (s.handover === null) wake = Math.min(wake, s.nextRenewMs);
+  if (s.masterSinceMs !== null) {
+    const holdEnd = s.masterSinceMs + s.opts.minHoldMs;
+    if (holdEnd > s.nowMs) wake = Math.min(wake, holdEnd);
+    if (s.preemptSinceMs !== null) {
+      const preemptAt = s.preemptSinceMs + s.opts.preemptDelayMs;
+      if (preemptAt > s.nowMs) wake = Math.min(wake, preemptAt);
+    }
+  }
+  return wake;
+}

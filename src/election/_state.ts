@@ -1,0 +1,281 @@
+/**
+ * The mutable state of one election core and the small helpers every step
+ * function shares: emitting effects, changing the durable term/vote (always
+ * with a persist effect first), eligibility, liveness and ranking views.
+ * Private to src/election/. Never reads a clock: time is `s.nowMs`, set by
+ * Election.step from the input.
+ */
+
+import { assert } from "./assert.ts";
+import { Lease } from "./lease.ts";
+import type { HandoverClaim, Message } from "./message.ts";
+import { Prng } from "./prng.ts";
+import { quorumSize } from "./quorum.ts";
+import { rankOf } from "./rank.ts";
+import type {
+  Effect,
+  ElectionOptions,
+  ElectionState,
+  LogValue,
+  Member,
+} from "./types.ts";
+
+/** What this node knows about one peer. */
+export interface PeerView {
+  member: Member;
+  connected: boolean;
+  lastHeardMs: number | null;
+  eligible: boolean | null;
+}
+
+/** A planned handover in progress (master stopped renewing). */
+export interface Handover {
+  term: number;
+  /** Null only for a shutdown with nobody to hand over to. */
+  target: string | null;
+  requestId: string | null;
+  reason: string;
+}
+
+/** Everything the core remembers between steps. */
+export interface CoreState {
+  readonly opts: ElectionOptions;
+  readonly self: Member;
+  /** Peers (self excluded) in sorted id order, so effects never depend on arrival order. */
+  readonly peers: PeerView[];
+  readonly peerById: Map<string, PeerView>;
+  readonly quorum: number;
+  readonly prng: Prng;
+  out: Effect[];
+  /** Term/vote changed this step and not yet handed out as a persist effect. */
+  persistPending: boolean;
+  nowMs: number;
+  lastStepMs: number | null;
+  state: ElectionState;
+  term: number;
+  votedFor: string | null;
+  /** Leader of the current term, when known. */
+  leaderId: string | null;
+  /** Last accepted heartbeat from any leader (any term): drives the vote refusal. */
+  leaderHeardMs: number | null;
+  leaderHeardId: string | null;
+  leaderHeardTerm: number;
+  leaderIsMaster: boolean;
+  /** Election timer: campaign at timerStartMs + E + rank·Δ + jitterMs. */
+  timerStartMs: number;
+  jitterMs: number;
+  lastGossipMs: number | null;
+  // Campaign (pre_candidate / candidate).
+  votes: Set<string>;
+  campaignStartMs: number;
+  lastRequestMs: number;
+  handoverClaim: HandoverClaim | null;
+  // Leader.
+  lease: Lease | null;
+  leaderSinceMs: number;
+  nextRenewMs: number;
+  promoted: boolean;
+  masterSinceMs: number | null;
+  prePromotePending: boolean;
+  prePromoteApproved: boolean;
+  handover: Handover | null;
+  preemptSinceMs: number | null;
+  // Eligibility.
+  healthy: boolean;
+  drained: boolean;
+  shuttingDown: boolean;
+  vetoUntilMs: number;
+}
+
+/** Builds the initial state from validated options. */
+export function createState(opts: ElectionOptions): CoreState {
+  const self = opts.members.find((member) => member.id === opts.selfId);
+  assert(self !== undefined, `selfId "${opts.selfId}" is not a member`);
+  const peers = opts.members
+    .filter((member) => member.id !== opts.selfId)
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .map((member) => ({
+      member,
+      connected: false,
+      lastHeardMs: null,
+      eligible: null,
+    }));
+  const prng = new Prng(opts.seed);
+  return {
+    opts,
+    self,
+    peers,
+    peerById: new Map(peers.map((peer) => [peer.member.id, peer])),
+    quorum: quorumSize(opts.members.length, opts.twoNode),
+    prng,
+    out: [],
+    persistPending: false,
+    nowMs: opts.startMs,
+    lastStepMs: null,
+    state: "follower",
+    term: opts.persisted?.term ?? 0,
+    votedFor: opts.persisted?.votedFor ?? null,
+    leaderId: null,
+    leaderHeardMs: null,
+    leaderHeardId: null,
+    leaderHeardTerm: 0,
+    leaderIsMaster: false,
+    timerStartMs: opts.startMs,
+    jitterMs: drawJitter(prng, opts.rankDelayMs),
+    lastGossipMs: null,
+    votes: new Set(),
+    campaignStartMs: opts.startMs,
+    lastRequestMs: opts.startMs,
+    handoverClaim: null,
+    lease: null,
+    leaderSinceMs: opts.startMs,
+    nextRenewMs: opts.startMs,
+    promoted: false,
+    masterSinceMs: null,
+    prePromotePending: false,
+    prePromoteApproved: false,
+    handover: null,
+    preemptSinceMs: null,
+    healthy: true,
+    drained: false,
+    shuttingDown: false,
+    vetoUntilMs: Number.NEGATIVE_INFINITY,
+  };
+}
+
+/** Campaign jitter in [0, Δ/2): separates equal ranks without reordering ranks. */
+export function drawJitter(prng: Prng, rankDelayMs: number): number {
+  return prng.nextFloat() * (rankDelayMs / 2);
+}
+
+/** Appends a structured decision log line. */
+export function log(
+  s: CoreState,
+  level: "debug" | "info" | "warn",
+  event: string,
+  fields: Record<string, LogValue> = {},
+): void {
+  s.out.push({
+    kind: "log",
+    level,
+    event,
+    fields: { term: s.term, ...fields },
+  });
+}
+
+/** Appends a send effect, after the persist of any term/vote change. */
+export function send(s: CoreState, to: string, message: Message): void {
+  flushPersist(s);
+  s.out.push({ kind: "send", to, message });
+}
+
+/**
+ * Emits the pending persist effect. Called before every send and at the end
+ * of every step, so one step writes state_dir at most once per change burst
+ * and a vote on the wire is always on disk first.
+ */
+export function flushPersist(s: CoreState): void {
+  if (!s.persistPending) return;
+  s.persistPending = false;
+  s.out.push({ kind: "persist", term: s.term, votedFor: s.votedFor });
+}
+
+/** Sends to every peer in sorted id order. */
+export function broadcast(s: CoreState, message: Message): void {
+  for (const peer of s.peers) send(s, peer.member.id, message);
+}
+
+/**
+ * Changes the durable term/vote. The persist effect goes out before anything
+ * sent later (see flushPersist), so a vote on the wire is always on disk.
+ */
+export function setTermAndVote(
+  s: CoreState,
+  term: number,
+  votedFor: string | null,
+): void {
+  assert(term >= s.term, `term went back from ${s.term} to ${term}`);
+  assert(
+    term > s.term || s.votedFor === null || s.votedFor === votedFor,
+    `second vote in term ${term}: ${s.votedFor} then ${votedFor}`,
+  );
+  if (term === s.term && votedFor === s.votedFor) return;
+  s.term = term;
+  s.votedFor = votedFor;
+  s.persistPending = true;
+}
+
+/** Voter with priority > 0 (static: witnesses and priority 0 never lead). */
+export function canEverLead(member: Member): boolean {
+  return member.role === "voter" && member.priority > 0;
+}
+
+/** True while this node may become (or stay) master. */
+export function selfEligible(s: CoreState): boolean {
+  return canEverLead(s.self) && s.healthy && !s.drained && !s.shuttingDown &&
+    s.nowMs >= s.vetoUntilMs;
+}
+
+/** No vote (our own included) before E has passed since the process started. */
+export function inRestartEmbargo(s: CoreState): boolean {
+  return s.nowMs < s.opts.startMs + s.opts.electionTimeoutMs;
+}
+
+/** Connected and heard from within E. */
+export function peerAlive(s: CoreState, peer: PeerView): boolean {
+  return peer.connected && peer.lastHeardMs !== null &&
+    s.nowMs - peer.lastHeardMs < s.opts.electionTimeoutMs;
+}
+
+/** Leader heard within E, or we are the leader: votes for others are refused. */
+export function inLease(s: CoreState): boolean {
+  if (s.state === "leader") return true;
+  return s.leaderHeardMs !== null &&
+    s.nowMs - s.leaderHeardMs < s.opts.electionTimeoutMs;
+}
+
+/**
+ * Our campaign rank: eligible nodes seen alive, the leader we last followed
+ * excluded (it is the one presumed failed), by priority desc then id asc.
+ */
+export function selfRank(s: CoreState): number {
+  const entries = [{ id: s.self.id, priority: s.self.priority }];
+  for (const peer of s.peers) {
+    if (!canEverLead(peer.member) || peer.eligible === false) continue;
+    if (peer.member.id === s.leaderHeardId || !peerAlive(s, peer)) continue;
+    entries.push({ id: peer.member.id, priority: peer.member.priority });
+  }
+  return rankOf(s.self.id, entries);
+}
+
+/** When the follower election timer fires (absolute, own clock). */
+export function campaignDueMs(s: CoreState): number {
+  const { electionTimeoutMs, rankDelayMs } = s.opts;
+  const due = s.timerStartMs + electionTimeoutMs + selfRank(s) * rankDelayMs +
+    s.jitterMs;
+  return Math.max(due, s.opts.startMs + electionTimeoutMs);
+}
+
+/** Restarts the election timer from now with fresh jitter. */
+export function resetElectionTimer(s: CoreState): void {
+  s.timerStartMs = s.nowMs;
+  s.jitterMs = drawJitter(s.prng, s.opts.rankDelayMs);
+}
+
+/** A fresh lease tracker for a new leader term. */
+export function newLease(s: CoreState): Lease {
+  return new Lease(s.quorum, s.opts.leaseMs);
+}
+
+/** Best eligible live peer for a handover (priority desc, id asc), if any. */
+export function bestHandoverTarget(s: CoreState): string | null {
+  let best: PeerView | null = null;
+  for (const peer of s.peers) {
+    if (!canEverLead(peer.member) || peer.eligible !== true) continue;
+    if (!peerAlive(s, peer)) continue;
+    if (best === null || peer.member.priority > best.member.priority) {
+      best = peer;
+    }
+  }
+  return best?.member.id ?? null;
+}

@@ -1,0 +1,253 @@
+/**
+ * Votes, both sides. The voter's rules are the safety argument: one vote per
+ * term (persisted before the answer leaves), no vote during the restart
+ * embargo, and no (pre-)vote for E after hearing a leader, except for the
+ * handover that names exactly the master and term we follow. The candidate's
+ * side runs pre-vote, then the real vote, re-asking voters that have not
+ * answered yet. Never promotes (see _leader.ts).
+ */
+
+import type {
+  PreVoteRequestMessage,
+  PreVoteResponseMessage,
+  TimeoutNowMessage,
+  VoteRequestMessage,
+  VoteResponseMessage,
+} from "./message.ts";
+import {
+  campaignDueMs,
+  canEverLead,
+  type CoreState,
+  inLease,
+  inRestartEmbargo,
+  log,
+  resetElectionTimer,
+  selfEligible,
+  send,
+  setTermAndVote,
+} from "./_state.ts";
+import {
+  becomeCandidate,
+  becomeFollower,
+  becomeLeader,
+  becomePreCandidate,
+} from "./_transitions.ts";
+
+/**
+ * Why we must refuse any vote right now, or null. Shared by pre-vote and vote
+ * so the two can never disagree about the lease.
+ */
+function refusalReason(
+  s: CoreState,
+  from: string,
+  claim: VoteRequestMessage["handover"],
+): string | null {
+  const candidate = s.peerById.get(from)?.member;
+  if (candidate === undefined || !canEverLead(candidate)) {
+    return "candidate_never_master";
+  }
+  // Refuse: we may have acked a leader just before we restarted and forgot
+  // when, so a vote now could elect a second master inside that lease.
+  if (inRestartEmbargo(s)) return "restart_embargo";
+  if (!inLease(s) || s.opts.mutation === "skip_lease_refusal") return null;
+  // The master we follow stepped down and named this candidate: its lease
+  // is no longer used, so the refusal that protects it can be skipped.
+  if (
+    claim !== null && s.state !== "leader" &&
+    claim.leaderId === s.leaderHeardId && claim.term === s.leaderHeardTerm
+  ) return null;
+  // Refuse: we heard a leader within the election timeout, so granting would
+  // let a partitioned node unseat a healthy master.
+  return s.state === "leader" ? "i_am_leader" : "leader_alive";
+}
+
+/** A peer asks whether we would vote for it at proposedTerm (changes nothing). */
+export function onPreVoteRequest(
+  s: CoreState,
+  from: string,
+  message: PreVoteRequestMessage,
+): void {
+  let reason = refusalReason(s, from, null);
+  if (reason === null && message.proposedTerm <= s.term) reason = "stale_term";
+  const granted = reason === null;
+  log(
+    s,
+    granted ? "info" : "debug",
+    granted ? "pre_vote_granted" : "pre_vote_refused",
+    {
+      candidate: from,
+      proposedTerm: message.proposedTerm,
+      reason: reason ?? "ok",
+    },
+  );
+  send(s, from, {
+    type: "pre_vote_response",
+    term: s.term,
+    proposedTerm: message.proposedTerm,
+    granted,
+    reason: reason ?? "ok",
+  });
+}
+
+/** A peer asks for our vote at message.term. */
+export function onVoteRequest(
+  s: CoreState,
+  from: string,
+  message: VoteRequestMessage,
+): void {
+  let reason = refusalReason(s, from, message.handover);
+  // A refused request inside a lease or embargo must not bump our term:
+  // adopting it would make us reject the healthy leader's heartbeats.
+  if (reason === null && message.term > s.term) {
+    becomeFollower(s, message.term, null, "vote_request");
+  }
+  if (reason === null && message.term < s.term) reason = "stale_term";
+  if (reason === null && s.votedFor !== null && s.votedFor !== from) {
+    reason = `already_voted_for_${s.votedFor}`;
+  }
+  const granted = reason === null;
+  if (granted) {
+    setTermAndVote(s, s.term, from);
+    resetElectionTimer(s);
+  }
+  log(
+    s,
+    granted ? "info" : "debug",
+    granted ? "vote_granted" : "vote_refused",
+    {
+      candidate: from,
+      candidateTerm: message.term,
+      reason: reason ?? "ok",
+      handoverFrom: message.handover?.leaderId ?? null,
+    },
+  );
+  send(s, from, {
+    type: "vote_response",
+    term: s.term,
+    granted,
+    reason: reason ?? "ok",
+  });
+}
+
+/** Counts a pre-vote answer; a majority starts the real election. */
+export function onPreVoteResponse(
+  s: CoreState,
+  from: string,
+  message: PreVoteResponseMessage,
+): void {
+  if (message.term > s.term && !message.granted) {
+    becomeFollower(s, message.term, null, "higher_term_pre_vote");
+    return;
+  }
+  if (s.state !== "pre_candidate" || message.proposedTerm !== s.term + 1) {
+    return;
+  }
+  if (!message.granted) return;
+  s.votes.add(from);
+  if (s.votes.size < s.quorum) return;
+  if (!selfEligible(s) || inRestartEmbargo(s) || inLease(s)) {
+    becomeFollower(s, s.term, null, "no_longer_eligible");
+    return;
+  }
+  becomeCandidate(s, null);
+}
+
+/** Counts a vote; a majority makes us leader. */
+export function onVoteResponse(
+  s: CoreState,
+  from: string,
+  message: VoteResponseMessage,
+): void {
+  if (message.term > s.term) {
+    becomeFollower(s, message.term, null, "higher_term_vote");
+    return;
+  }
+  if (s.state !== "candidate" || message.term !== s.term || !message.granted) {
+    return;
+  }
+  s.votes.add(from);
+  if (s.votes.size >= s.quorum) becomeLeader(s);
+}
+
+/** The master we follow handed over to us: campaign at once, no pre-vote, no delay. */
+export function onTimeoutNow(
+  s: CoreState,
+  from: string,
+  message: TimeoutNowMessage,
+): void {
+  const fromOurLeader = from === s.leaderHeardId &&
+    message.term === s.leaderHeardTerm && message.term === s.term;
+  let reason: string | null = null;
+  if (message.term < s.term) reason = "stale_term";
+  else if (!fromOurLeader) reason = "not_from_our_leader";
+  else if (s.state === "leader") reason = "i_am_leader";
+  else if (!selfEligible(s)) reason = "ineligible";
+  else if (inRestartEmbargo(s)) reason = "restart_embargo";
+  if (reason !== null) {
+    log(s, "info", "timeout_now_ignored", {
+      from,
+      reason,
+      msgTerm: message.term,
+    });
+    return;
+  }
+  becomeCandidate(s, { leaderId: from, term: message.term });
+}
+
+/** Pre-vote/vote requests are re-sent this often to voters that have not granted. */
+export function requestRetryMs(s: CoreState): number {
+  return Math.max(s.opts.rankDelayMs, s.opts.heartbeatMs / 10);
+}
+
+/**
+ * Timer work for non-leaders: a follower campaigns when its timer fires; a
+ * campaign re-asks silent voters (their lease window may end a little later
+ * than ours) and gives up after E.
+ */
+export function tickCampaign(s: CoreState): void {
+  if (s.state === "follower") {
+    if (!selfEligible(s) || s.nowMs < campaignDueMs(s)) return;
+    if (inLease(s)) return;
+    becomePreCandidate(
+      s,
+      s.leaderHeardId === null ? "no_leader" : "leader_silent",
+    );
+    return;
+  }
+  if (s.state !== "pre_candidate" && s.state !== "candidate") return;
+  if (
+    !selfEligible(s) || s.nowMs - s.campaignStartMs >= s.opts.electionTimeoutMs
+  ) {
+    becomeFollower(
+      s,
+      s.term,
+      null,
+      selfEligible(s) ? "campaign_timeout" : "ineligible",
+    );
+    return;
+  }
+  if (s.nowMs - s.lastRequestMs < requestRetryMs(s)) return;
+  s.lastRequestMs = s.nowMs;
+  for (const peer of s.peers) {
+    if (s.votes.has(peer.member.id)) continue;
+    send(
+      s,
+      peer.member.id,
+      s.state === "pre_candidate"
+        ? { type: "pre_vote_request", term: s.term, proposedTerm: s.term + 1 }
+        : { type: "vote_request", term: s.term, handover: s.handoverClaim },
+    );
+  }
+}
+
+/** Next time campaign work is due. */
+export function campaignWakeMs(s: CoreState): number {
+  if (s.state === "follower") {
+    return selfEligible(s) ? campaignDueMs(s) : Number.POSITIVE_INFINITY;
+  }
+  if (s.state === "leader") return Number.POSITIVE_INFINITY;
+  return Math.min(
+    s.lastRequestMs + requestRetryMs(s),
+    s.campaignStartMs + s.opts.electionTimeoutMs,
+  );
+}

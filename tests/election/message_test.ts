@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { parseMessage } from "../../src/election/types.ts";
+
+Deno.test("parseMessage() accepts every well-formed message type", () => {
+  const good = [
+    { type: "heartbeat", term: 3, round: 9, master: true, eligible: false },
+    { type: "heartbeat_ack", term: 3, round: 9, ok: true, eligible: true },
+    { type: "state", term: 0, eligible: true, leaderId: null },
+    { type: "state", term: 0, eligible: true, leaderId: "web-1" },
+    { type: "pre_vote_request", term: 1, proposedTerm: 2 },
+    {
+      type: "pre_vote_response",
+      term: 1,
+      proposedTerm: 2,
+      granted: false,
+      reason: "leader_alive",
+    },
+    { type: "vote_request", term: 2, handover: null },
+    { type: "vote_request", term: 2, handover: { leaderId: "a", term: 1 } },
+    { type: "vote_response", term: 2, granted: true, reason: "ok" },
+    { type: "timeout_now", term: 4 },
+  ];
+  for (const value of good) {
+    const parsed = parseMessage(JSON.parse(JSON.stringify(value)));
+    assert.equal(typeof parsed, "object", JSON.stringify(value));
+    assert.deepEqual(parsed, value);
+  }
+});
+
+Deno.test("parseMessage() names what is wrong and never throws", () => {
+  const bad: [unknown, RegExp][] = [
+    [null, /must be a JSON object/],
+    [[1], /must be a JSON object/],
+    ["heartbeat", /must be a JSON object/],
+    [{ type: "nope" }, /unknown election message type "nope"/],
+    [{ term: 1 }, /unknown election message type undefined/],
+    [{ type: "__proto__" }, /unknown election message type/],
+    [
+      { type: "timeout_now", term: -1 },
+      /timeout_now: field "term" must be a non-negative integer/,
+    ],
+    [{ type: "timeout_now", term: 1.5 }, /non-negative integer/],
+    [{ type: "timeout_now", term: "1" }, /non-negative integer/],
+    [
+      { type: "heartbeat", term: 1, round: 1, master: "yes", eligible: true },
+      /field "master" must be a boolean/,
+    ],
+    [
+      { type: "state", term: 1, eligible: true, leaderId: "" },
+      /field "leaderId" must be a string/,
+    ],
+    [
+      { type: "state", term: 1, eligible: true, leaderId: "x".repeat(201) },
+      /field "leaderId"/,
+    ],
+    [
+      { type: "vote_request", term: 1, handover: [] },
+      /field "handover" must be an object or null/,
+    ],
+    [
+      { type: "vote_request", term: 1, handover: { leaderId: "a" } },
+      /field "term"/,
+    ],
+    [{ type: "vote_request", term: 1 }, /field "handover"/],
+  ];
+  for (const [value, pattern] of bad) {
+    const parsed = parseMessage(value);
+    assert.equal(typeof parsed, "string", JSON.stringify(value));
+    assert.match(parsed as string, pattern);
+  }
+});
