@@ -431,6 +431,10 @@ export class ServerHandshake {
   }
 
   async #hello(message: Record<string, unknown>): Promise<HandshakeStep> {
+    if (typeof message.version !== "number") {
+      const text = "malformed hello message: no protocol version";
+      return fail("malformed", text, refusal("malformed", text));
+    }
     if (message.version !== this.#version) {
       const text = versionMessage(message.version, this.#version);
       return fail(
