@@ -43,7 +43,11 @@ async function dispatch(args: string[]): Promise<number> {
       return await runNamed("version", []);
     }
     if (VALUE_FLAGS.includes(arg)) {
-      leading.push(arg, ...args.slice(index + 1, index + 2));
+      const value = args[index + 1];
+      if (value === undefined) {
+        return usageError(null, `Option ${JSON.stringify(arg)} needs a value`);
+      }
+      leading.push(arg, value);
       index += 2;
     } else if (VALUE_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) {
       leading.push(arg);

@@ -140,3 +140,8 @@ export interface ConfigIssue {
 export type ConfigResult =
   | { ok: true; config: Config; warnings: ConfigIssue[] }
   | { ok: false; errors: ConfigIssue[]; warnings: ConfigIssue[] };
+
+/** What a file-reading callback found: the text and POSIX mode (null on Windows), or why not. */
+export type FileRead =
+  | { ok: true; text: string; mode: number | null }
+  | { ok: false; message: string };

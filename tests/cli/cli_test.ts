@@ -161,6 +161,7 @@ Deno.test("unknown commands and flags are usage errors (exit 2) without a stack 
     ["keygen", "extra"],
     ["status", "--to=x"],
     ["version", "--log-format=xml"],
+    ["--config"],
   ];
   const runs = await Promise.all(cases.map((args) => runCli(args)));
   runs.forEach((run, index) => {

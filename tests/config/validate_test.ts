@@ -574,6 +574,8 @@ Deno.test("validateConfig() never throws on hostile input", () => {
     "node:\n  id: " + "a".repeat(10_000) + "\n",
     "cluster:\n  peers: [1, null, ~, {}]\n  secret: 12345\n",
     "drivers: [1, [2], {type: [bash]}]\nchecks: {a: b}\n",
+    "[".repeat(100_000),
+    "{a: ".repeat(20_000),
   ];
   for (const text of inputs) {
     const result = validate(text);
