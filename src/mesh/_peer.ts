@@ -111,3 +111,36 @@ export class PeerLink {
     };
   }
 }
+
+/** Inputs of the duplicate-connection tie-break. */
+export interface TieBreak {
+  selfId: string;
+  peerId: string;
+  /** Direction of the newly authenticated connection, seen from this node. */
+  fresh: "outbound" | "inbound";
+  /** Direction of the connection already in use. */
+  existing: "outbound" | "inbound";
+  existingAgeMs: number;
+  /** An existing connection older than this cannot be part of a simultaneous dial. */
+  staleAfterMs: number;
+}
+
+/**
+ * True when the fresh connection should replace the existing one. The
+ * connection dialed by the smaller id wins, so both ends keep the same one;
+ * between two dialed by the same node the newer wins (the dialer gave up on
+ * the old one). An existing connection older than a handshake timeout was
+ * not part of a simultaneous dial: the peer dialed again because it lost it
+ * (it restarted), so it goes even if it was dialed by the smaller id.
+ */
+export function preferFresh(t: TieBreak): boolean {
+  const smaller = t.selfId < t.peerId ? t.selfId : t.peerId;
+  const dialer = (d: "outbound" | "inbound") =>
+    d === "outbound" ? t.selfId : t.peerId;
+  const freshWins = dialer(t.fresh) === smaller;
+  const existingWins = dialer(t.existing) === smaller;
+  if (freshWins !== existingWins) {
+    return freshWins || t.existingAgeMs > t.staleAfterMs;
+  }
+  return true;
+}

@@ -7,7 +7,6 @@
  */
 
 import type { Logger } from "../log.ts";
-import { logger } from "../log.ts";
 import {
   FRAME_BYTES_MAX,
   type FrameError,
@@ -21,7 +20,7 @@ import {
   type HandshakeStep,
   type ServerHandshake,
 } from "./handshake.ts";
-import { MeshCounters } from "./metrics.ts";
+import type { MeshCounters } from "./metrics.ts";
 
 /** Default time a handshake may take before the connection is closed. */
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5000;
@@ -430,75 +429,4 @@ export class Connection implements SecureChannel {
     this.#undelivered = [];
     this.#resolveClosed(reason);
   }
-}
-
-/** Options of `connectChannel`. */
-export interface ConnectChannelOptions {
-  kind: ChannelKind;
-  /** Cluster secret (`peer`, `control`) or driver token (`driver`). */
-  psk: Uint8Array;
-  /** This side's id: a node id, `cli`, or a driver id. */
-  selfId: string;
-  /** Refuse a server presenting another id. */
-  expectedPeerId?: string;
-  /** Cluster description; must match the server's for `peer` channels. */
-  description?: unknown;
-  handshakeTimeoutMs?: number;
-  ratchetIntervalFrames?: number;
-  counters?: MeshCounters;
-  /** Protocol version override, for tests of version refusal. */
-  version?: number;
-}
-
-/** Path of each channel kind on a node's port. */
-export function channelPath(kind: ChannelKind): string {
-  return `/clustd/v1/${kind}`;
-}
-
-/** Starts dialing; the returned connection resolves `established` when authenticated. */
-export function openConnection(
-  url: string,
-  options: ConnectChannelOptions,
-): Connection {
-  const handshake = new ClientHandshake({
-    kind: options.kind,
-    psk: options.psk,
-    selfId: options.selfId,
-    description: options.description ?? null,
-    ...(options.expectedPeerId === undefined
-      ? {}
-      : { expectedPeerId: options.expectedPeerId }),
-    ...(options.version === undefined ? {} : { version: options.version }),
-  });
-  const target = new URL(url);
-  if (!target.pathname.startsWith("/clustd/")) {
-    target.pathname = channelPath(options.kind);
-  }
-  return new Connection({
-    socket: new WebSocket(target.href),
-    handshake,
-    direction: "outbound",
-    kind: options.kind,
-    remote: target.href,
-    handshakeTimeoutMs: options.handshakeTimeoutMs ??
-      HANDSHAKE_TIMEOUT_MS_DEFAULT,
-    counters: options.counters ?? new MeshCounters(),
-    log: logger("mesh"),
-    ...(options.ratchetIntervalFrames === undefined
-      ? {}
-      : { ratchetIntervalFrames: options.ratchetIntervalFrames }),
-  });
-}
-
-/**
- * Connects to a node (`ws://host:port`; the path for `kind` is added) and
- * authenticates; rejects with the operator-readable reason on failure.
- */
-export async function connectChannel(
-  url: string,
-  options: ConnectChannelOptions,
-): Promise<SecureChannel> {
-  const connection = openConnection(url, options);
-  if (await connection.established) return connection;
-  throw new Error(await connection.closed);
 }

@@ -9,6 +9,8 @@ import { sha256, utf8 } from "./_crypto.ts";
 
 /** At most this many differences are named in one refusal message. */
 export const DIFFERENCES_SHOWN_MAX = 8;
+/** Differences collected before the walk stops (bounds work on huge inputs). */
+const DIFFERENCES_COLLECTED_MAX = 100;
 
 /** JSON with object keys sorted at every level, so equal values encode equally. */
 export function canonicalJson(value: unknown): string {
@@ -66,7 +68,7 @@ function byId(value: unknown): Map<string, unknown> | undefined {
 }
 
 function diffValue(path: string, a: unknown, b: unknown, out: string[]): void {
-  if (out.length > DIFFERENCES_SHOWN_MAX) return;
+  if (out.length >= DIFFERENCES_COLLECTED_MAX) return;
   const name = path === "" ? "description" : path;
   const mapA = byId(a);
   const mapB = byId(b);

@@ -10,23 +10,20 @@
 import { logger } from "../log.ts";
 import { Admission } from "./_admission.ts";
 import {
-  channelPath,
   Connection,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
-  openConnection,
   type SecureChannel,
 } from "./channel.ts";
-import {
-  CHANNEL_KINDS,
-  type ChannelKind,
-  ServerHandshake,
-} from "./handshake.ts";
+import { channelPath, openConnection } from "./client.ts";
+import { CHANNEL_KINDS } from "./handshake.ts";
+import { serverHandshake } from "./_accept.ts";
 import { MeshCounters, type MeshMetrics } from "./metrics.ts";
-import { PeerLink, type PeerStatus } from "./_peer.ts";
+import { PeerLink, type PeerStatus, preferFresh } from "./_peer.ts";
 
 export type { PeerStatus } from "./_peer.ts";
 export type { MeshMetrics } from "./metrics.ts";
 export type { SecureChannel } from "./channel.ts";
+export { connectChannel } from "./client.ts";
 
 /** Shortest secret accepted (DESIGN §2). */
 export const SECRET_BYTES_MIN = 32;
@@ -167,7 +164,13 @@ export class Mesh {
     }
     const connection = new Connection({
       socket: upgrade.socket,
-      handshake: this.#serverHandshake(kind),
+      handshake: serverHandshake(kind, {
+        selfId: this.#o.selfId,
+        description: this.#o.clusterDescription,
+        secret: this.#o.secret,
+        driverToken: this.#o.driverToken,
+        peerIds: this.#peers,
+      }),
       direction: "inbound",
       kind,
       remote: address,
@@ -250,31 +253,6 @@ export class Mesh {
     })();
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
-  }
-
-  #serverHandshake(pathKind: ChannelKind): ServerHandshake {
-    return new ServerHandshake({
-      selfId: this.#o.selfId,
-      description: this.#o.clusterDescription,
-      // The PSK is chosen by the kind the path names, so a driver token can
-      // never open a peer or control channel: the kind is in the transcript.
-      pskFor: (kind) =>
-        kind !== pathKind
-          ? undefined
-          : kind === "driver"
-          ? this.#o.driverToken
-          : this.#o.secret,
-      checkClient: (kind, id) => {
-        if (kind !== "peer") return undefined;
-        if (id === this.#o.selfId) {
-          return `the peer claims this node's own id "${id}"; every node needs a unique node.id`;
-        }
-        if (!this.#peers.has(id)) {
-          return `unknown peer id "${id}": it is not in cluster.peers of node "${this.#o.selfId}"`;
-        }
-        return undefined;
-      },
-    });
   }
 
   #refuseAdmission(address: string): void {
@@ -376,7 +354,15 @@ export class Mesh {
     const now = this.#now();
     if (existing !== undefined) {
       this.#counters.duplicatesClosed += 1;
-      if (!this.#prefer(link, connection, existing, now)) {
+      const replace = preferFresh({
+        selfId: this.#o.selfId,
+        peerId: link.id,
+        fresh: connection.direction,
+        existing: existing.direction,
+        existingAgeMs: now - link.currentSinceMs,
+        staleAfterMs: this.#handshakeTimeoutMs,
+      });
+      if (!replace) {
         connection.close(
           "duplicate connection: keeping the one dialed by the smaller id",
         );
@@ -406,29 +392,6 @@ export class Mesh {
     connection.onMessage((message) =>
       this.#onPeerMessage(link, connection, message)
     );
-  }
-
-  /**
-   * True when `fresh` should replace `existing`. The connection dialed by
-   * the smaller id wins; between equals the newer wins. An existing
-   * connection older than a handshake timeout cannot be part of a
-   * simultaneous dial: the peer dialed again because it lost it, so it goes.
-   */
-  #prefer(
-    link: PeerLink,
-    fresh: Connection,
-    existing: Connection,
-    now: number,
-  ): boolean {
-    const smaller = this.#o.selfId < link.id ? this.#o.selfId : link.id;
-    const dialer = (c: Connection) =>
-      c.direction === "outbound" ? this.#o.selfId : link.id;
-    const freshWins = dialer(fresh) === smaller;
-    const existingWins = dialer(existing) === smaller;
-    if (freshWins !== existingWins) {
-      return freshWins || now - link.currentSinceMs > this.#handshakeTimeoutMs;
-    }
-    return true;
   }
 
   #onPeerClosed(link: PeerLink, connection: Connection, reason: string): void {

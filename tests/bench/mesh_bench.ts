@@ -6,7 +6,7 @@
  */
 
 import { configureLogging, resetLogSink } from "../../src/log.ts";
-import { connectChannel } from "../../src/mesh/channel.ts";
+import { connectChannel } from "../../src/mesh/client.ts";
 import {
   FRAME_HEADER_BYTES,
   FRAME_TAG_BYTES,

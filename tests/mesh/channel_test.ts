@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connectChannel, type SecureChannel } from "../../src/mesh/channel.ts";
+import { connectChannel, type SecureChannel } from "../../src/mesh/client.ts";
 import { FrameSealer } from "../../src/mesh/frame.ts";
 import { ClientHandshake } from "../../src/mesh/handshake.ts";
 import type { MeshOptions } from "../../src/mesh/mesh.ts";

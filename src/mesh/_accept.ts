@@ -1,0 +1,47 @@
+/**
+ * The accepting side's handshake policy: which PSK serves which channel
+ * kind, and which client ids may open a peer channel. Builds the server
+ * state machine; owns no socket.
+ */
+
+import { type ChannelKind, ServerHandshake } from "./handshake.ts";
+
+/** What the policy needs to know about this node. */
+export interface AcceptPolicy {
+  selfId: string;
+  description: unknown;
+  secret: Uint8Array;
+  driverToken: Uint8Array | undefined;
+  /** Ids allowed to open peer channels. */
+  peerIds: { has(id: string): boolean };
+}
+
+/** A server handshake for a connection that arrived on `pathKind`'s path. */
+export function serverHandshake(
+  pathKind: ChannelKind,
+  policy: AcceptPolicy,
+): ServerHandshake {
+  return new ServerHandshake({
+    selfId: policy.selfId,
+    description: policy.description,
+    // The PSK is chosen by the kind the path names, so a driver token can
+    // never open a peer or control channel: the kind is in the transcript,
+    // and a hello naming another kind than its path gets no key at all.
+    pskFor: (kind) =>
+      kind !== pathKind
+        ? undefined
+        : kind === "driver"
+        ? policy.driverToken
+        : policy.secret,
+    checkClient: (kind, id) => {
+      if (kind !== "peer") return undefined;
+      if (id === policy.selfId) {
+        return `the peer claims this node's own id "${id}"; every node needs a unique node.id`;
+      }
+      if (!policy.peerIds.has(id)) {
+        return `unknown peer id "${id}": it is not in cluster.peers of node "${policy.selfId}"`;
+      }
+      return undefined;
+    },
+  });
+}
