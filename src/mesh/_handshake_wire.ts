@@ -133,9 +133,17 @@ export function idField(message: Record<string, unknown>): string | undefined {
 
 /** Turns a received `refuse` message into a local failure. */
 /** Handshake helper (see handshake.ts). */
-export function remoteRefusal(message: Record<string, unknown>): HandshakeStep {
+export function remoteRefusal(
+  message: Record<string, unknown>,
+  localVersion: number,
+): HandshakeStep {
   const reason = REFUSAL_REASONS.find((r) => r === message.reason) ??
     "malformed";
+  // The refuser wrote its message from its own point of view; for a version
+  // mismatch, restate it from ours so "peer" and "this node" stay true.
+  if (reason === "version" && typeof message.version === "number") {
+    return fail(reason, versionMessage(message.version, localVersion));
+  }
   const text = typeof message.message === "string"
     ? message.message.slice(0, 500)
     : "no reason given";

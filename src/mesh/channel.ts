@@ -227,6 +227,14 @@ export class Connection implements SecureChannel {
       try {
         await work();
       } catch (error: unknown) {
+        // A bug (ours or a listener's), not a network fault: say so loudly,
+        // but lose only this connection.
+        this.#o.log.error("channel failed internally, closing it", {
+          kind: this.kind,
+          peer: this.peerId,
+          remote: this.remote,
+          error,
+        });
         this.#shutdown(`internal error: ${String(error)}`, 1011);
       }
     });

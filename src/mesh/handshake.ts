@@ -112,7 +112,7 @@ export class ClientHandshake {
         return this.#fingerprint(message);
       }
       this.#state = "done";
-      return remoteRefusal(message);
+      return remoteRefusal(message, this.#version);
     }
     if (this.#state !== "hello_sent" || message.type !== "welcome") {
       this.#state = "done";
@@ -203,7 +203,9 @@ export class ClientHandshake {
 
   #fingerprint(message: Record<string, unknown>): HandshakeStep {
     this.#state = "done";
-    if (!("description" in message)) return remoteRefusal(message);
+    if (!("description" in message)) {
+      return remoteRefusal(message, this.#version);
+    }
     const diff = describeDifference(
       this.#options.description,
       message.description,
@@ -251,7 +253,7 @@ export class ServerHandshake {
       return fail("malformed", text, refusal("malformed", text));
     }
     if (message.type === "refuse" && state !== "done") {
-      return remoteRefusal(message);
+      return remoteRefusal(message, this.#version);
     }
     if (state === "new" && message.type === "hello") {
       return await this.#hello(message);

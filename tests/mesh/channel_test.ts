@@ -166,7 +166,7 @@ Deno.test("a different protocol version is refused naming both versions", async 
         selfId: "cli",
         version: 7,
       }),
-      /protocol version mismatch: peer speaks 7, this node speaks 1/,
+      /protocol version mismatch: peer speaks 1, this node speaks 7/,
     );
     await waitFor(
       () => node.mesh.metrics().handshakeFailures.version === 1,

@@ -176,7 +176,7 @@ Deno.test("a different protocol version is refused with both versions named", as
   assert.match(onServer.message, /peer speaks 2, this node speaks 1/);
   const onClient = failureOf(c);
   assert.equal(onClient.failure, "version");
-  assert.match(onClient.message, /peer speaks 2, this node speaks 1/);
+  assert.match(onClient.message, /peer speaks 1, this node speaks 2/);
 });
 
 Deno.test("garbage as the first message is refused as malformed", async () => {
