@@ -61,7 +61,8 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function readDebugEnv(): string {
+/** The DEBUG environment variable, or "" without env permission. */
+export function readDebugEnv(): string {
   try {
     return Deno.env.get("DEBUG") ?? "";
   } catch (_error: unknown) {

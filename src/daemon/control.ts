@@ -1,0 +1,199 @@
+/**
+ * The daemon's side of the authenticated non-peer channels: the CLI's control
+ * channel (status, switchover, drain, undrain) and external drivers (the
+ * original clustd's DriverMachine). Validates every message; a bad one
+ * closes that channel only. Decides nothing: commands go to the core.
+ */
+
+import type { Config } from "../config/types.ts";
+import type { Command } from "../election/types.ts";
+import type { StatusSnapshot } from "../http/handler.ts";
+import { Logger } from "../log.ts";
+import type { SecureChannel } from "../mesh/mesh.ts";
+import type { RoleEvent } from "./driver_host.ts";
+
+/** Pending command replies kept at most (older ones are answered with an error). */
+const PENDING_REPLIES_MAX = 256;
+/** Control channels open at once. */
+const CONTROL_CHANNELS_MAX = 32;
+
+/** What the control server needs from the daemon. */
+export interface ControlServerOptions {
+  config: Config;
+  status(): StatusSnapshot;
+  command(requestId: string, command: Command): void;
+}
+
+/** Wire form of a role event for external drivers (same names as the env). */
+export function roleEventWire(event: RoleEvent): Record<string, unknown> {
+  return {
+    type: "event",
+    event: event.event,
+    role: event.role,
+    term: event.term,
+    node_id: event.nodeId,
+    master_id: event.masterId,
+  };
+}
+
+function parseCommand(value: unknown): Command | string {
+  if (typeof value !== "object" || value === null) {
+    return "command must be an object";
+  }
+  const record = value as Record<string, unknown>;
+  switch (record["type"]) {
+    case "switchover": {
+      const to = record["to"];
+      if (to === undefined || to === null) return { type: "switchover" };
+      if (typeof to !== "string") return "switchover.to must be a string";
+      return { type: "switchover", to };
+    }
+    case "drain":
+      return { type: "drain" };
+    case "undrain":
+      return { type: "undrain" };
+    default:
+      return `unknown command ${JSON.stringify(record["type"])}`;
+  }
+}
+
+/** Serves control and external-driver channels for one daemon. */
+export class ControlServer {
+  readonly #options: ControlServerOptions;
+  readonly #log = new Logger("control");
+  readonly #pending = new Map<string, SecureChannel>();
+  readonly #controls = new Set<SecureChannel>();
+  readonly #drivers = new Map<string, SecureChannel>();
+  #lastEvent: RoleEvent | null = null;
+  #sequence = 0;
+
+  constructor(options: ControlServerOptions) {
+    this.#options = options;
+  }
+
+  /** Takes an authenticated CLI channel. */
+  acceptControl(channel: SecureChannel): void {
+    if (this.#controls.size >= CONTROL_CHANNELS_MAX) {
+      channel.close("too many control channels");
+      return;
+    }
+    this.#controls.add(channel);
+    channel.closed.then(
+      () => this.#controls.delete(channel),
+      () => this.#controls.delete(channel),
+    );
+    channel.onMessage((message) => this.#onControl(channel, message));
+  }
+
+  #onControl(channel: SecureChannel, message: unknown): void {
+    const record = typeof message === "object" && message !== null
+      ? message as Record<string, unknown>
+      : {};
+    if (record["type"] === "status") {
+      channel.send({ type: "status", status: this.#options.status() });
+      return;
+    }
+    if (record["type"] !== "command") {
+      this.#log.warn("closing control channel: unexpected message", {
+        type: String(record["type"]),
+      });
+      channel.close("unexpected message");
+      return;
+    }
+    const command = parseCommand(record["command"]);
+    if (typeof command === "string") {
+      channel.send({ type: "reply", ok: false, message: command });
+      return;
+    }
+    if (this.#pending.size >= PENDING_REPLIES_MAX) {
+      channel.send({
+        type: "reply",
+        ok: false,
+        message: "too many pending commands",
+      });
+      return;
+    }
+    const requestId = `ctl-${++this.#sequence}`;
+    this.#pending.set(requestId, channel);
+    this.#log.info("command", { request: requestId, command: command.type });
+    this.#options.command(requestId, command);
+  }
+
+  /** Routes the core's answer to the channel that asked. */
+  reply(requestId: string, ok: boolean, message: string): void {
+    const channel = this.#pending.get(requestId);
+    this.#pending.delete(requestId);
+    this.#log.info("command reply", { request: requestId, ok, message });
+    channel?.send({ type: "reply", ok, message });
+  }
+
+  /** Takes an authenticated external-driver channel; it must say hello first. */
+  acceptDriver(channel: SecureChannel): void {
+    const allowed = new Set(
+      this.#options.config.drivers.flatMap((d) =>
+        d.type === "external" ? [d.id] : []
+      ),
+    );
+    let driverId: string | null = null;
+    channel.onMessage((message) => {
+      const record = typeof message === "object" && message !== null
+        ? message as Record<string, unknown>
+        : {};
+      if (driverId !== null) {
+        if (record["type"] === "ack") {
+          this.#log.info("external driver ack", {
+            driver: driverId,
+            term: String(record["term"]),
+            ok: record["ok"] === true,
+          });
+        }
+        return;
+      }
+      const id = record["driver_id"];
+      if (
+        record["type"] !== "hello" || typeof id !== "string" || !allowed.has(id)
+      ) {
+        this.#log.warn("refused external driver", { driver: String(id) });
+        channel.send({
+          type: "refused",
+          message: `driver id ${JSON.stringify(id)} is not configured`,
+        });
+        channel.close("unknown driver id");
+        return;
+      }
+      driverId = id;
+      const previous = this.#drivers.get(id);
+      if (previous !== undefined) {
+        previous.close("replaced by a new connection");
+      }
+      this.#drivers.set(id, channel);
+      this.#log.info("external driver connected", { driver: id });
+      channel.send({
+        type: "welcome",
+        node_id: this.#options.config.node.id,
+        state: this.#lastEvent === null ? null : roleEventWire(this.#lastEvent),
+      });
+    });
+    channel.closed.then(() => {
+      if (driverId !== null && this.#drivers.get(driverId) === channel) {
+        this.#drivers.delete(driverId);
+        this.#log.info("external driver disconnected", { driver: driverId });
+      }
+    }, () => {});
+  }
+
+  /** Sends a role change to every connected external driver. */
+  broadcastRoleEvent(event: RoleEvent): void {
+    this.#lastEvent = event;
+    for (const channel of this.#drivers.values()) {
+      channel.send(roleEventWire(event));
+    }
+  }
+
+  /** Closes every channel. */
+  async close(): Promise<void> {
+    const all = [...this.#controls, ...this.#drivers.values()];
+    for (const channel of all) channel.close("daemon stopping");
+    await Promise.allSettled(all.map((c) => c.closed));
+  }
+}

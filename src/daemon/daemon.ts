@@ -1,0 +1,413 @@
+/**
+ * The daemon's event loop: feeds the election core with time, mesh events,
+ * check results and commands, and carries out its effects in order (persist
+ * before send, drivers on promote/demote). Decides nothing the core could.
+ * Must never act as master on its own: only the core's effects do that.
+ */
+
+import type { Config } from "../config/types.ts";
+import { clusterDescription } from "../config/fingerprint.ts";
+import { Election } from "../election/election.ts";
+import type {
+  Command,
+  Effect,
+  ElectionOptions,
+  Input,
+} from "../election/types.ts";
+import { parseMessage } from "../election/types.ts";
+import { handleProbe } from "../http/handler.ts";
+import { type MetricFamily, renderMetrics } from "../http/metrics.ts";
+import { Logger } from "../log.ts";
+import { Mesh, type MeshEvent } from "../mesh/mesh.ts";
+import { monotonicMs } from "./clock.ts";
+import { ControlServer } from "./control.ts";
+import { CheckHost } from "./check_host.ts";
+import { DriverHost, type RoleEvent } from "./driver_host.ts";
+import { driverFamilies, meshFamilies } from "./_families.ts";
+import {
+  buildSnapshot,
+  type DaemonCounters,
+  daemonFamilies,
+} from "./snapshot.ts";
+import { ensureStateDir, loadState, saveState } from "./state_store.ts";
+import type { StatusSnapshot } from "../http/handler.ts";
+
+/** Longest the daemon waits for a handover on SIGTERM before exiting anyway. */
+const SHUTDOWN_GRACE_MAX_MS = 60_000;
+
+/** Options of one daemon instance. */
+export interface DaemonOptions {
+  version: string;
+  /** Drop the `run` permission after the Workers started (off in tests). */
+  revokePermissions?: boolean;
+}
+
+/** One running clustd node. */
+export class Daemon {
+  readonly #config: Config;
+  readonly #options: DaemonOptions;
+  readonly #log = new Logger("daemon");
+  readonly #electionLog = new Logger("election");
+  #election!: Election;
+  #mesh!: Mesh;
+  #drivers!: DriverHost;
+  #checks!: CheckHost;
+  #control!: ControlServer;
+  #server: Deno.HttpServer | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #lastNowMs = 0;
+  #startMs = 0;
+  #stopping = false;
+  #masterSinceWallMs: number | null = null;
+  #demoteDoneTerm = -1;
+  #counters: DaemonCounters = {
+    elections: 0,
+    promotions: 0,
+    demotions: 0,
+    events: new Map(),
+  };
+
+  constructor(config: Config, options: DaemonOptions) {
+    this.#config = config;
+    this.#options = options;
+  }
+
+  /** Starts everything; resolves once the port listens. Throws on startup faults. */
+  async start(): Promise<void> {
+    const config = this.#config;
+    ensureStateDir(config.stateDir);
+    const persisted = loadState(config.stateDir);
+    this.#startMs = monotonicMs();
+    this.#lastNowMs = this.#startMs;
+    this.#drivers = new DriverHost(config.drivers, {
+      nodeId: config.node.id,
+      clusterSecret: config.cluster.secret,
+    });
+    this.#election = new Election(this.#electionOptions(persisted));
+    await this.#drivers.start();
+    this.#checks = new CheckHost(config.checks, {
+      onChange: (healthy, detail) => {
+        this.#log.info("checks changed", { healthy, detail });
+        this.#step({ kind: "check", nowMs: this.#now(), healthy });
+      },
+    });
+    await this.#checks.start();
+    this.#step({
+      kind: "check",
+      nowMs: this.#now(),
+      healthy: this.#checks.healthy(),
+    });
+    if (this.#options.revokePermissions !== false) {
+      await this.#dropPermissions();
+    }
+    this.#mesh = new Mesh({
+      selfId: config.node.id,
+      peers: config.cluster.peers.map((p) => ({ id: p.id, url: p.url })),
+      secret: config.cluster.secret,
+      ...(config.cluster.driverToken
+        ? { driverToken: config.cluster.driverToken }
+        : {}),
+      clusterDescription: clusterDescription(config),
+      heartbeatMs: config.cluster.heartbeatMs,
+      peerTimeoutMs: config.cluster.electionTimeoutMs,
+      reconnectMaxMs: Math.max(100, Math.min(2000, config.cluster.heartbeatMs)),
+      nowMs: monotonicMs,
+    });
+    this.#control = new ControlServer({
+      config,
+      status: () => this.snapshot(),
+      command: (requestId, command) => this.command(requestId, command),
+    });
+    this.#mesh.onEvent((event) => this.#onMeshEvent(event));
+    this.#mesh.onChannel(
+      "control",
+      (channel) => this.#control.acceptControl(channel),
+    );
+    this.#mesh.onChannel(
+      "driver",
+      (channel) => this.#control.acceptDriver(channel),
+    );
+    this.#server = Deno.serve({
+      hostname: config.node.listenHost,
+      port: config.node.listenPort,
+      onListen: () => {},
+    }, (request, info) => this.#handleHttp(request, info));
+    this.#mesh.start();
+    this.#log.info("started", {
+      id: config.node.id,
+      listen: config.node.listen,
+      role: config.node.role,
+      priority: config.node.priority,
+      term: persisted?.term ?? 0,
+    });
+    this.#schedule();
+  }
+
+  #electionOptions(
+    persisted: { term: number; votedFor: string | null } | null,
+  ): ElectionOptions {
+    const { node, cluster } = this.#config;
+    return {
+      selfId: node.id,
+      members: [
+        { id: node.id, role: node.role, priority: node.priority },
+        ...cluster.peers.map((p) => ({
+          id: p.id,
+          role: p.role,
+          priority: p.priority,
+        })),
+      ],
+      heartbeatMs: cluster.heartbeatMs,
+      electionTimeoutMs: cluster.electionTimeoutMs,
+      leaseMs: cluster.leaseMs,
+      rankDelayMs: cluster.rankDelayMs,
+      minHoldMs: cluster.minHoldMs,
+      preempt: cluster.preempt,
+      preemptDelayMs: cluster.preemptDelayMs,
+      twoNode: cluster.twoNode,
+      prePromote: this.#drivers.hasPrePromote(),
+      seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 1,
+      persisted,
+      startMs: this.#startMs,
+    };
+  }
+
+  async #dropPermissions(): Promise<void> {
+    // Workers hold their own copies of `run`; the daemon itself never runs a
+    // program after this, so an exploited daemon cannot start one either.
+    await Deno.permissions.revoke({ name: "run" });
+    this.#log.debug("revoked run permission");
+  }
+
+  #handleHttp(request: Request, info: Deno.ServeHandlerInfo): Response {
+    const upgraded = this.#mesh.handleRequest(request, info);
+    if (upgraded !== undefined) return upgraded;
+    const address = info.remoteAddr as Deno.NetAddr;
+    return handleProbe(request, address.hostname, {
+      snapshot: () => this.snapshot(),
+      metrics: () => this.metrics(),
+      statusAllow: this.#config.cluster.statusAllow,
+    });
+  }
+
+  /** Monotonic now, clamped so inputs never go backwards. */
+  #now(): number {
+    const now = Math.max(monotonicMs(), this.#lastNowMs);
+    this.#lastNowMs = now;
+    return now;
+  }
+
+  #onMeshEvent(event: MeshEvent): void {
+    if (this.#stopping && event.kind === "message") return;
+    // Tick first: after a stall (SIGSTOP, GC) the core must see the time and
+    // drop an expired lease before it reacts to anything a peer says.
+    this.#step({ kind: "tick", nowMs: this.#now() });
+    const nowMs = this.#now();
+    if (event.kind === "peer_up") {
+      this.#step({ kind: "peer_up", nowMs, peer: event.peer });
+    } else if (event.kind === "peer_down") {
+      this.#step({ kind: "peer_down", nowMs, peer: event.peer });
+    } else {
+      const message = parseMessage(event.message);
+      if (typeof message === "string") {
+        this.#log.warn("dropped invalid election message", {
+          peer: event.peer,
+          reason: message,
+        });
+        return;
+      }
+      this.#step({ kind: "message", nowMs, from: event.peer, message });
+    }
+    this.#schedule();
+  }
+
+  #step(input: Input): void {
+    const effects = this.#election.step(input);
+    for (const effect of effects) this.#apply(effect);
+  }
+
+  #apply(effect: Effect): void {
+    switch (effect.kind) {
+      case "persist":
+        this.#persist(effect.term, effect.votedFor);
+        return;
+      case "send":
+        this.#mesh?.send(effect.to, effect.message);
+        return;
+      case "promote":
+        this.#onPromote(effect.term);
+        return;
+      case "demote":
+        this.#onDemote(effect.term, effect.reason, effect.handover);
+        return;
+      case "pre_promote":
+        this.#runPrePromote(effect.term);
+        return;
+      case "reply":
+        this.#control?.reply(effect.requestId, effect.ok, effect.message);
+        return;
+      case "log":
+        this.#logDecision(effect);
+        return;
+    }
+  }
+
+  #persist(term: number, votedFor: string | null): void {
+    try {
+      saveState(this.#config.stateDir, { term, votedFor });
+    } catch (error: unknown) {
+      // A vote that is not on disk must not leave: exit and let the service
+      // manager restart us (the restart embargo keeps that safe).
+      this.#log.error("cannot persist election state, exiting", {
+        dir: this.#config.stateDir,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      Deno.exit(1);
+    }
+  }
+
+  #roleEvent(event: "promote" | "demote", term: number): RoleEvent {
+    const status = this.#election.status(this.#now());
+    return {
+      event,
+      role: event === "promote" ? "master" : "backup",
+      term,
+      nodeId: this.#config.node.id,
+      masterId: event === "promote" ? this.#config.node.id : status.masterId,
+    };
+  }
+
+  #onPromote(term: number): void {
+    this.#counters.promotions++;
+    this.#masterSinceWallMs = Date.now();
+    const event = this.#roleEvent("promote", term);
+    this.#log.info("promote", { term, node: this.#config.node.id });
+    this.#drivers.dispatch(event);
+    this.#control?.broadcastRoleEvent(event);
+  }
+
+  #onDemote(term: number, reason: string, handover: boolean): void {
+    this.#counters.demotions++;
+    this.#masterSinceWallMs = null;
+    const event = this.#roleEvent("demote", term);
+    this.#log.info("demote", { term, reason, handover });
+    this.#drivers.dispatch(event);
+    this.#control?.broadcastRoleEvent(event);
+    if (!handover) return;
+    // Planned handover: the target may campaign only after our demote
+    // drivers finished, so a VIP is never held by two machines.
+    this.#drivers.settled().then(() => {
+      this.#demoteDoneTerm = term;
+      this.#step({ kind: "demote_done", nowMs: this.#now(), term });
+      this.#schedule();
+    }, (error: unknown) => {
+      this.#log.error("waiting for demote drivers failed", {
+        error: String(error),
+      });
+    });
+  }
+
+  #runPrePromote(term: number): void {
+    this.#drivers.prePromote(term, this.#config.node.id).then((ok) => {
+      if (!ok) this.#log.warn("pre_promote vetoed the promotion", { term });
+      this.#step({ kind: "pre_promote_result", nowMs: this.#now(), term, ok });
+      this.#schedule();
+    }, (error: unknown) => {
+      this.#log.error("pre_promote failed", { term, error: String(error) });
+      this.#step({
+        kind: "pre_promote_result",
+        nowMs: this.#now(),
+        term,
+        ok: false,
+      });
+      this.#schedule();
+    });
+  }
+
+  #logDecision(effect: Extract<Effect, { kind: "log" }>): void {
+    const events = this.#counters.events;
+    events.set(effect.event, (events.get(effect.event) ?? 0) + 1);
+    if (effect.event === "campaign") this.#counters.elections++;
+    const fields = { ...effect.fields };
+    if (effect.level === "debug") this.#electionLog.debug(effect.event, fields);
+    else if (effect.level === "warn") {
+      this.#electionLog.warn(effect.event, fields);
+    } else this.#electionLog.info(effect.event, fields);
+  }
+
+  /** Arms the single timer for the core's next deadline. */
+  #schedule(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#server === null && !this.#stopping) return;
+    const now = monotonicMs();
+    const wake = Math.min(
+      this.#election.nextWakeMs(),
+      now + this.#config.cluster.heartbeatMs,
+    );
+    const delayMs = Math.max(0, Math.ceil(wake - now));
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#step({ kind: "tick", nowMs: this.#now() });
+      this.#schedule();
+    }, delayMs);
+  }
+
+  /** Feeds a control command to the core; the reply arrives through `reply` effects. */
+  command(requestId: string, command: Command): void {
+    this.#step({ kind: "command", nowMs: this.#now(), requestId, command });
+    this.#schedule();
+  }
+
+  /** The public status document. */
+  snapshot(): StatusSnapshot {
+    return buildSnapshot({
+      config: this.#config,
+      election: this.#election.status(this.#now()),
+      peers: this.#mesh?.peers() ?? [],
+      uptimeMs: monotonicMs() - this.#startMs,
+      version: this.#options.version,
+      masterSinceWallMs: this.#masterSinceWallMs,
+    });
+  }
+
+  /** Prometheus text for /metrics. */
+  metrics(): string {
+    const families: MetricFamily[] = [
+      ...daemonFamilies(this.snapshot(), this.#counters),
+      ...meshFamilies(this.#mesh.metrics()),
+      ...driverFamilies(this.#drivers.stats()),
+    ];
+    return renderMetrics(families);
+  }
+
+  /**
+   * Graceful stop (SIGTERM/SIGINT): a master hands over first (demote drivers,
+   * then TimeoutNow to the best backup), then everything closes.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const wasMaster = this.#election.status(this.#now()).role === "master";
+    this.command("shutdown", { type: "shutdown" });
+    if (wasMaster) await this.#awaitHandover();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#checks.stop();
+    await this.#control.close();
+    await this.#mesh.close();
+    await this.#server?.shutdown();
+    this.#server = null;
+    await this.#drivers.stop();
+    this.#log.info("stopped", { id: this.#config.node.id });
+  }
+
+  async #awaitHandover(): Promise<void> {
+    const term = this.#election.status(this.#now()).term;
+    const deadline = monotonicMs() + SHUTDOWN_GRACE_MAX_MS;
+    while (this.#demoteDoneTerm < term && monotonicMs() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Let the TimeoutNow frame leave before the socket closes.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
