@@ -1,6 +1,51 @@
-/** `clustd cloud-init`: prints user-data for a new droplet. Not wired yet. */
+/** `clustd cloud-init`: prints cloud-init user-data that installs and starts clustd on a new machine. */
 
-import { type Command, notAvailable, parseCommandArgs } from "./_command.ts";
+import { encodeBase64 } from "../config/secret.ts";
+import type { Config } from "../config/types.ts";
+import {
+  type Command,
+  EXIT_FAILURE,
+  EXIT_OK,
+  parseCommandArgs,
+  stringFlag,
+  usageError,
+} from "./_command.ts";
+import { loadConfigOrReport } from "./_config.ts";
+import {
+  type EmbeddedFile,
+  renderUserData,
+  validateDownload,
+} from "./_userdata.ts";
+
+/** Hook scripts larger than this are not embedded (user-data has size limits). */
+const HOOK_BYTES_MAX = 64 * 1024;
+
+/** The bash driver scripts the config names, read from this machine. */
+function readHooks(config: Config): EmbeddedFile[] | string {
+  const paths = new Set<string>();
+  for (const driver of config.drivers) {
+    if (driver.type !== "bash") continue;
+    for (const path of [driver.promote, driver.demote, driver.prePromote]) {
+      if (path !== undefined) paths.add(path);
+    }
+  }
+  const hooks: EmbeddedFile[] = [];
+  for (const path of [...paths].sort()) {
+    let content: string;
+    try {
+      content = Deno.readTextFileSync(path);
+    } catch (error: unknown) {
+      return `cannot read hook script "${path}" to embed it: ${
+        error instanceof Error ? error.message : String(error)
+      }`;
+    }
+    if (content.length > HOOK_BYTES_MAX) {
+      return `hook script "${path}" is larger than ${HOOK_BYTES_MAX} bytes; install it another way`;
+    }
+    hooks.push({ path, content, mode: "0755" });
+  }
+  return hooks;
+}
 
 /** The `cloud-init` command. */
 export const cloudInitCommand: Command = {
@@ -9,8 +54,9 @@ export const cloudInitCommand: Command = {
   usage: `Usage: clustd cloud-init --config FILE --binary-url URL --sha256 HEX
 
 Prints cloud-init user-data for a new machine: downloads the binary from URL
-(verified against HEX), installs the config and the secret (mode 0600) and a
-systemd unit, and starts it.
+(verified against HEX), installs the config and the secret (mode 0600), the
+bash hook scripts the config names (read from this machine, installed at the
+same paths), and a systemd unit, then enables and starts clustd.
 
 Options:
   --binary-url URL   Where the machine downloads the clustd binary
@@ -23,6 +69,35 @@ Options:
       },
     });
     if (typeof parsed === "number") return parsed;
-    return await Promise.resolve(notAvailable(this));
+    const binaryUrl = stringFlag(parsed.values, "binary-url");
+    const sha256 = stringFlag(parsed.values, "sha256");
+    if (binaryUrl === undefined || sha256 === undefined) {
+      return usageError(this, "--binary-url and --sha256 are required");
+    }
+    const bad = validateDownload(binaryUrl, sha256);
+    if (bad !== null) return usageError(this, bad);
+    const config = await loadConfigOrReport(
+      stringFlag(parsed.values, "config"),
+    );
+    if (typeof config === "number") return config;
+    const hooks = readHooks(config);
+    if (typeof hooks === "string") {
+      console.error(`clustd: ${hooks}`);
+      return EXIT_FAILURE;
+    }
+    const configText = Deno.readTextFileSync(config.path);
+    console.log(
+      renderUserData({
+        configText,
+        secret: encodeBase64(config.cluster.secret),
+        ...(config.cluster.driverToken === undefined
+          ? {}
+          : { driverToken: encodeBase64(config.cluster.driverToken) }),
+        binaryUrl,
+        sha256,
+        hooks,
+      }).trimEnd(),
+    );
+    return EXIT_OK;
   },
 };

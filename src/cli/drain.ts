@@ -1,6 +1,12 @@
-/** `clustd drain`: Marks the node ineligible to become master; a master hands over first. Not wired yet. */
+/** `clustd drain`: Marks the node ineligible to become master; a master hands over first. */
 
-import { type Command, notAvailable, parseCommandArgs } from "./_command.ts";
+import {
+  type Command,
+  parseCommandArgs,
+  stringFlag,
+  usageError,
+} from "./_command.ts";
+import { checkNodeFlag, runControlCommand } from "./_control.ts";
 
 /** The `drain` command. */
 export const drainCommand: Command = {
@@ -17,6 +23,8 @@ Options:
       options: { node: { type: "string" } },
     });
     if (typeof parsed === "number") return parsed;
-    return await Promise.resolve(notAvailable(this));
+    const bad = checkNodeFlag(stringFlag(parsed.values, "node"));
+    if (bad !== null) return usageError(this, bad);
+    return await runControlCommand(parsed.values, { type: "drain" });
   },
 };

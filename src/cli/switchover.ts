@@ -1,15 +1,23 @@
-/** `clustd switchover`: asks the master to hand over. Not wired yet. */
+/** `clustd switchover`: asks the master to hand over (planned failover). */
 
-import { type Command, notAvailable, parseCommandArgs } from "./_command.ts";
+import {
+  type Command,
+  parseCommandArgs,
+  stringFlag,
+  usageError,
+} from "./_command.ts";
+import { checkNodeFlag, runControlCommand } from "./_control.ts";
 
 /** The `switchover` command. */
 export const switchoverCommand: Command = {
   name: "switchover",
-  summary: "Hand the master role to another node",
+  summary: "Hand mastership over to another node (planned failover)",
   usage: `Usage: clustd switchover [--to ID] [--node URL]
 
-Asks the master to stop renewing its lease, run its demote drivers and let
-another node (ID, or the best-ranked backup) campaign at once.
+Asks the master to hand over: it runs its demote drivers, then tells the
+target (--to ID, else the best eligible backup) to take over at once.
+Refused, with the reason, when there is no quorum or the target is unknown,
+a witness, or ineligible.
 
 Options:
   --to ID       The node that should become master
@@ -19,6 +27,12 @@ Options:
       options: { to: { type: "string" }, node: { type: "string" } },
     });
     if (typeof parsed === "number") return parsed;
-    return await Promise.resolve(notAvailable(this));
+    const bad = checkNodeFlag(stringFlag(parsed.values, "node"));
+    if (bad !== null) return usageError(this, bad);
+    const to = stringFlag(parsed.values, "to");
+    return await runControlCommand(
+      parsed.values,
+      to === undefined ? { type: "switchover" } : { type: "switchover", to },
+    );
   },
 };

@@ -1,11 +1,17 @@
-/** `clustd undrain`: Makes a drained node eligible to become master again. Not wired yet. */
+/** `clustd undrain`: Makes a drained node eligible to become master again. */
 
-import { type Command, notAvailable, parseCommandArgs } from "./_command.ts";
+import {
+  type Command,
+  parseCommandArgs,
+  stringFlag,
+  usageError,
+} from "./_command.ts";
+import { checkNodeFlag, runControlCommand } from "./_control.ts";
 
 /** The `undrain` command. */
 export const undrainCommand: Command = {
   name: "undrain",
-  summary: "Make a drained node eligible again",
+  summary: "Make this node eligible again",
   usage: `Usage: clustd undrain [--node URL]
 
 Makes a drained node eligible to become master again.
@@ -17,6 +23,8 @@ Options:
       options: { node: { type: "string" } },
     });
     if (typeof parsed === "number") return parsed;
-    return await Promise.resolve(notAvailable(this));
+    const bad = checkNodeFlag(stringFlag(parsed.values, "node"));
+    if (bad !== null) return usageError(this, bad);
+    return await runControlCommand(parsed.values, { type: "undrain" });
   },
 };
