@@ -11,7 +11,7 @@ import { Lease } from "./lease.ts";
 import type { HandoverClaim, Message } from "./message.ts";
 import { Prng } from "./prng.ts";
 import { quorumSize } from "./quorum.ts";
-import { rankOf } from "./rank.ts";
+import { compareRank, rankOf } from "./rank.ts";
 import type {
   Effect,
   ElectionOptions,
@@ -64,9 +64,24 @@ export interface CoreState {
   /** Election timer: campaign at timerStartMs + E + rank·Δ + jitterMs. */
   timerStartMs: number;
   jitterMs: number;
+  /**
+   * We granted a pre-vote to a better-ranked candidate: hold our own
+   * campaign until then (at most once per timer period, so a candidate that
+   * cannot hear answers never silences the rest).
+   */
+  holdCampaignUntilMs: number;
+  holdUsed: boolean;
   lastGossipMs: number | null;
   // Campaign (pre_candidate / candidate).
   votes: Set<string>;
+  /**
+   * Pre-votes we refused only because of a lease or the embargo, by
+   * candidate: proposedTerm and when asked. Granted the moment the refusal
+   * ends, so the best-ranked candidate wins before the next one's timer fires.
+   */
+  deferredPreVotes: Map<string, { proposedTerm: number; askedMs: number }>;
+  /** Voters that refused for good this campaign (voted for another, stale term). */
+  refused: Set<string>;
   campaignStartMs: number;
   lastRequestMs: number;
   handoverClaim: HandoverClaim | null;
@@ -122,8 +137,12 @@ export function createState(opts: ElectionOptions): CoreState {
     leaderIsMaster: false,
     timerStartMs: opts.startMs,
     jitterMs: drawJitter(prng, opts.rankDelayMs),
+    holdCampaignUntilMs: Number.NEGATIVE_INFINITY,
+    holdUsed: false,
     lastGossipMs: null,
     votes: new Set(),
+    refused: new Set(),
+    deferredPreVotes: new Map(),
     campaignStartMs: opts.startMs,
     lastRequestMs: opts.startMs,
     handoverClaim: null,
@@ -253,13 +272,24 @@ export function campaignDueMs(s: CoreState): number {
   const { electionTimeoutMs, rankDelayMs } = s.opts;
   const due = s.timerStartMs + electionTimeoutMs + selfRank(s) * rankDelayMs +
     s.jitterMs;
-  return Math.max(due, s.opts.startMs + electionTimeoutMs);
+  return Math.max(
+    due,
+    s.opts.startMs + electionTimeoutMs,
+    s.holdCampaignUntilMs,
+  );
 }
 
 /** Restarts the election timer from now with fresh jitter. */
 export function resetElectionTimer(s: CoreState): void {
   s.timerStartMs = s.nowMs;
   s.jitterMs = drawJitter(s.prng, s.opts.rankDelayMs);
+  s.holdUsed = false;
+}
+
+/** True when `peerId` ranks above us by the static order (priority desc, id asc). */
+export function outranks(s: CoreState, peerId: string): boolean {
+  const peer = s.peerById.get(peerId)?.member;
+  return peer !== undefined && compareRank(peer, s.self) < 0;
 }
 
 /** A fresh lease tracker for a new leader term. */

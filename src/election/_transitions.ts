@@ -72,6 +72,7 @@ export function becomeFollower(
   s.prePromoteApproved = false;
   s.preemptSinceMs = null;
   s.votes.clear();
+  s.refused.clear();
   s.handoverClaim = null;
   if (wasState !== "follower") {
     log(s, "info", "become_follower", {
@@ -94,6 +95,7 @@ export function becomePreCandidate(s: CoreState, why: string): void {
   s.campaignStartMs = s.nowMs;
   s.lastRequestMs = s.nowMs;
   s.votes = new Set([s.self.id]);
+  s.refused = new Set();
   s.handoverClaim = null;
   resetElectionTimer(s);
   log(s, "info", "campaign", {
@@ -132,6 +134,7 @@ export function becomeCandidate(
   s.campaignStartMs = s.nowMs;
   s.lastRequestMs = s.nowMs;
   s.votes = new Set([s.self.id]);
+  s.refused = new Set();
   s.handoverClaim = claim;
   resetElectionTimer(s);
   log(s, "info", "campaign", {

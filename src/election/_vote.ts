@@ -21,6 +21,7 @@ import {
   inLease,
   inRestartEmbargo,
   log,
+  outranks,
   resetElectionTimer,
   selfEligible,
   send,
@@ -70,6 +71,26 @@ export function onPreVoteRequest(
   let reason = refusalReason(s, from, null);
   if (reason === null && message.proposedTerm <= s.term) reason = "stale_term";
   const granted = reason === null;
+  if (reason === "leader_alive" || reason === "restart_embargo") {
+    s.deferredPreVotes.set(from, {
+      proposedTerm: message.proposedTerm,
+      askedMs: s.nowMs,
+    });
+  } else {
+    s.deferredPreVotes.delete(from);
+  }
+  if (granted && s.state === "pre_candidate" && outranks(s, from)) {
+    // Two pre-candidates at once (say the dead master's last heartbeat
+    // reached only one of them): the better-ranked one goes on alone, so
+    // the real vote does not split.
+    becomeFollower(s, s.term, null, `defer_to_${from}`);
+  }
+  if (granted && s.state === "follower" && outranks(s, from) && !s.holdUsed) {
+    // Our own timer may fire any moment (clock drift eats into Δ): give the
+    // better candidate time for its round trips before we compete.
+    s.holdUsed = true;
+    s.holdCampaignUntilMs = s.nowMs + s.opts.electionTimeoutMs / 4;
+  }
   log(
     s,
     granted ? "info" : "debug",
@@ -86,6 +107,7 @@ export function onPreVoteRequest(
     proposedTerm: message.proposedTerm,
     granted,
     reason: reason ?? "ok",
+    campaigning: s.state === "pre_candidate" || s.state === "candidate",
   });
 }
 
@@ -142,7 +164,16 @@ export function onPreVoteResponse(
   if (s.state !== "pre_candidate" || message.proposedTerm !== s.term + 1) {
     return;
   }
-  if (!message.granted) return;
+  if (message.campaigning && outranks(s, from)) {
+    // A better-ranked node is campaigning too: step aside so the real vote
+    // does not split.
+    becomeFollower(s, s.term, null, `defer_to_${from}`);
+    return;
+  }
+  if (!message.granted) {
+    if (isFinalRefusal(message.reason)) noteFinalRefusal(s, from);
+    return;
+  }
   s.votes.add(from);
   if (s.votes.size < s.quorum) return;
   if (!selfEligible(s) || inRestartEmbargo(s) || inLease(s)) {
@@ -162,11 +193,38 @@ export function onVoteResponse(
     becomeFollower(s, message.term, null, "higher_term_vote");
     return;
   }
-  if (s.state !== "candidate" || message.term !== s.term || !message.granted) {
+  if (s.state !== "candidate" || message.term !== s.term) return;
+  if (!message.granted) {
+    if (isFinalRefusal(message.reason)) noteFinalRefusal(s, from);
     return;
   }
   s.votes.add(from);
   if (s.votes.size >= s.quorum) becomeLeader(s);
+}
+
+/** Refusals that re-asking cannot change within this campaign. */
+function isFinalRefusal(reason: string): boolean {
+  return reason !== "leader_alive" && reason !== "restart_embargo" &&
+    reason !== "i_am_leader";
+}
+
+/**
+ * Records a final refusal; when a majority can no longer be reached (a split
+ * vote) the campaign ends now instead of after E.
+ */
+function noteFinalRefusal(s: CoreState, from: string): void {
+  s.refused.add(from);
+  // Peers we are not connected to will not answer in time either.
+  let open = 0;
+  for (const peer of s.peers) {
+    const id = peer.member.id;
+    if (peer.connected && !s.votes.has(id) && !s.refused.has(id)) open++;
+  }
+  if (s.votes.size + open >= s.quorum) return;
+  becomeFollower(s, s.term, null, "split_vote");
+  // The refusal windows are over (we had the pre-votes): retry in rank
+  // order right away instead of after another E.
+  s.timerStartMs = s.nowMs - s.opts.electionTimeoutMs;
 }
 
 /** The master we follow handed over to us: campaign at once, no pre-vote, no delay. */
@@ -192,6 +250,52 @@ export function onTimeoutNow(
     return;
   }
   becomeCandidate(s, { leaderId: from, term: message.term });
+}
+
+/**
+ * Grants pre-votes refused earlier only for a lease or the embargo, once
+ * that refusal ended (requests older than E are dropped: their campaign is over).
+ */
+export function grantDeferredPreVotes(s: CoreState): void {
+  for (const [candidate, ask] of s.deferredPreVotes) {
+    if (s.nowMs - ask.askedMs >= s.opts.electionTimeoutMs) {
+      s.deferredPreVotes.delete(candidate);
+      continue;
+    }
+    if (refusalReason(s, candidate, null) !== null) continue;
+    s.deferredPreVotes.delete(candidate);
+    if (ask.proposedTerm <= s.term) continue;
+    log(s, "info", "pre_vote_granted", {
+      candidate,
+      proposedTerm: ask.proposedTerm,
+      reason: "refusal_ended",
+    });
+    send(s, candidate, {
+      type: "pre_vote_response",
+      term: s.term,
+      proposedTerm: ask.proposedTerm,
+      granted: true,
+      reason: "ok",
+      campaigning: s.state === "pre_candidate" || s.state === "candidate",
+    });
+  }
+}
+
+/** When a deferred pre-vote may become grantable (refusal end), else +∞. */
+export function deferredPreVoteWakeMs(s: CoreState): number {
+  if (s.deferredPreVotes.size === 0) return Number.POSITIVE_INFINITY;
+  const E = s.opts.electionTimeoutMs;
+  let refusalEndMs = s.opts.startMs + E;
+  if (s.leaderHeardMs !== null) {
+    refusalEndMs = Math.max(refusalEndMs, s.leaderHeardMs + E);
+  }
+  if (refusalEndMs > s.nowMs) return refusalEndMs;
+  // Still refused for another reason (we lead): wake when the oldest expires.
+  let expiryMs = Number.POSITIVE_INFINITY;
+  for (const ask of s.deferredPreVotes.values()) {
+    expiryMs = Math.min(expiryMs, ask.askedMs + E);
+  }
+  return expiryMs;
 }
 
 /** Pre-vote/vote requests are re-sent this often to voters that have not granted. */
@@ -229,7 +333,7 @@ export function tickCampaign(s: CoreState): void {
   if (s.nowMs - s.lastRequestMs < requestRetryMs(s)) return;
   s.lastRequestMs = s.nowMs;
   for (const peer of s.peers) {
-    if (s.votes.has(peer.member.id)) continue;
+    if (s.votes.has(peer.member.id) || s.refused.has(peer.member.id)) continue;
     send(
       s,
       peer.member.id,

@@ -39,6 +39,8 @@ import {
 import { becomeFollower } from "./_transitions.ts";
 import {
   campaignWakeMs,
+  deferredPreVoteWakeMs,
+  grantDeferredPreVotes,
   onPreVoteRequest,
   onPreVoteResponse,
   onTimeoutNow,
@@ -120,6 +122,7 @@ export class Election {
     this.#dispatch(input);
     renewIfDue(s);
     maybeVoluntaryHandover(s);
+    grantDeferredPreVotes(s);
     tickCampaign(s);
     gossipIfDue(s);
     flushPersist(s);
@@ -208,7 +211,11 @@ export class Election {
   /** Absolute monotonic time the core next needs a tick. */
   nextWakeMs(): number {
     const s = this.#s;
-    let wake = Math.min(leaderWakeMs(s), campaignWakeMs(s));
+    let wake = Math.min(
+      leaderWakeMs(s),
+      campaignWakeMs(s),
+      deferredPreVoteWakeMs(s),
+    );
     if (gossips(s)) {
       wake = Math.min(wake, (s.lastGossipMs ?? s.nowMs) + s.opts.heartbeatMs);
     }

@@ -38,13 +38,17 @@ export interface PreVoteRequestMessage {
   proposedTerm: number;
 }
 
-/** Answer to a pre-vote; `term` is the voter's own term. */
+/**
+ * Answer to a pre-vote; `term` is the voter's own term, `campaigning` says
+ * the voter is itself campaigning (so a lower-ranked asker can step aside).
+ */
 export interface PreVoteResponseMessage {
   type: "pre_vote_response";
   term: number;
   proposedTerm: number;
   granted: boolean;
   reason: string;
+  campaigning: boolean;
 }
 
 /** Names the master and term a handover comes from (Raft's TimeoutNow). */
@@ -151,6 +155,7 @@ const SCHEMAS: Record<Message["type"], Check[]> = {
     integer("proposedTerm"),
     boolean("granted"),
     text("reason", false),
+    boolean("campaigning"),
   ],
   vote_request: [integer("term"), handoverClaim],
   vote_response: [integer("term"), boolean("granted"), text("reason", false)],

@@ -14,6 +14,7 @@ Deno.test("parseMessage() accepts every well-formed message type", () => {
       proposedTerm: 2,
       granted: false,
       reason: "leader_alive",
+      campaigning: false,
     },
     { type: "vote_request", term: 2, handover: null },
     { type: "vote_request", term: 2, handover: { leaderId: "a", term: 1 } },

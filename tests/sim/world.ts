@@ -1,0 +1,577 @@
+/**
+ * The simulated cluster: nodes running the real election core on their own
+ * drifting monotonic clocks, links with delay distributions, FIFO delivery
+ * per connection, dropped connections that lose in-flight messages,
+ * partitions, crashes with or without state_dir, pauses, and slow drivers.
+ * Carries out the core's effects exactly as the daemon shell must, and runs
+ * the safety checkers after every event. All randomness comes from one seeded
+ * PRNG; memory per schedule is bounded (queue, trace ring, per-term map).
+ */
+
+import { Election } from "../../src/election/election.ts";
+import { Prng } from "../../src/election/prng.ts";
+import type {
+  Effect,
+  ElectionMutation,
+  Input,
+  Member,
+  Message,
+} from "../../src/election/types.ts";
+import { EventQueue } from "./event_queue.ts";
+import { Trace } from "./trace.ts";
+
+/** Timing and behaviour shared by every node of one schedule. */
+export interface SimTiming {
+  heartbeatMs: number;
+  electionTimeoutMs: number;
+  leaseMs: number;
+  rankDelayMs: number;
+  minHoldMs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  prePromote: boolean;
+}
+
+/** One direction of a link: base + capped exponential jitter + rare tail. */
+export interface DelayProfile {
+  baseMs: number;
+  jitterMs: number;
+  tailChance: number;
+  tailMs: number;
+}
+
+/** Clock-rate drift bound ρ of the simulated machines. */
+export const SIM_RHO = 0.01;
+/** Events per schedule before the simulator declares a livelock. */
+export const EVENTS_PER_SCHEDULE_MAX = 2_000_000;
+
+/** A broken invariant, with the trace that led to it. */
+export interface Violation {
+  check: string;
+  message: string;
+  atMs: number;
+  trace: string[];
+}
+
+type DeferredInput =
+  | { kind: "peer_up"; peer: string }
+  | { kind: "peer_down"; peer: string }
+  | { kind: "check"; healthy: boolean }
+  | {
+    kind: "command";
+    requestId: string;
+    command: Extract<Input, { kind: "command" }>["command"];
+  }
+  | { kind: "demote_done"; term: number }
+  | { kind: "pre_promote_result"; term: number; ok: boolean };
+
+type SimEvent =
+  | {
+    kind: "deliver";
+    from: string;
+    to: string;
+    message: Message;
+    epoch: number;
+  }
+  | { kind: "tick"; node: string; gen: number }
+  | { kind: "input"; node: string; incarnation: number; input: DeferredInput }
+  | { kind: "call"; label: string; fn: () => void };
+
+/** A simulated machine running one clustd process (or none when crashed). */
+export interface SimNode {
+  id: string;
+  member: Member;
+  rate: number;
+  offsetMs: number;
+  election: Election | null;
+  disk: { term: number; votedFor: string | null } | null;
+  incarnation: number;
+  pausedUntilMs: number;
+  tickGen: number;
+  tickAtMs: number | null;
+  exitAfterStep: boolean;
+  /** Checker view: promoted in this term and not demoted yet. */
+  masterTerm: number | null;
+  /** Real time its lease ends, as of its last step (a paused node keeps it). */
+  leaseEndMs: number;
+}
+
+interface Link {
+  connected: boolean;
+  epoch: number;
+  lastDeliveryMs: Map<string, number>;
+}
+
+/** The simulated world of one schedule. */
+export class World {
+  readonly prng: Prng;
+  readonly trace = new Trace();
+  readonly queue = new EventQueue<SimEvent>();
+  readonly nodes: SimNode[];
+  readonly byId = new Map<string, SimNode>();
+  readonly timing: SimTiming;
+  readonly profiles = new Map<string, DelayProfile>();
+  readonly blocked = new Set<string>();
+  nowMs = 0;
+  events = 0;
+  /** False once the liveness phase healed everything: pending faults stay off. */
+  faultsActive = true;
+  /** Debugging aid: also trace heartbeats, acks and gossip. */
+  traceHeartbeats = false;
+  violation: Violation | null = null;
+  /** Probability a pre_promote script vetoes; slow drivers up to these delays. */
+  vetoChance = 0;
+  demoteDelayMaxMs = 0;
+  prePromoteDelayMaxMs = 0;
+  /** When set, any campaign or demote is a violation (checker 4). */
+  stableSinceMs: number | null = null;
+  onPromote: ((node: SimNode) => void) | null = null;
+  readonly #links = new Map<string, Link>();
+  readonly #termMaster = new Map<number, string>();
+  readonly #ghosts: { id: string; endMs: number }[] = [];
+  readonly #mutation: ElectionMutation | null;
+
+  constructor(
+    seed: number,
+    members: Member[],
+    timing: SimTiming,
+    mutation: ElectionMutation | null,
+  ) {
+    this.prng = new Prng(seed);
+    this.timing = timing;
+    this.#mutation = mutation;
+    this.nodes = members.map((member) => ({
+      id: member.id,
+      member,
+      // Rates within [1/(1+ρ), 1+ρ]: any two clocks differ by at most (1+ρ)².
+      rate: (1 + SIM_RHO) ** this.prng.between(-1, 1),
+      offsetMs: this.prng.between(0, 1e6),
+      election: null,
+      disk: null,
+      incarnation: 0,
+      pausedUntilMs: 0,
+      tickGen: 0,
+      tickAtMs: null,
+      exitAfterStep: false,
+      masterTerm: null,
+      leaseEndMs: Number.NEGATIVE_INFINITY,
+    }));
+    for (const node of this.nodes) this.byId.set(node.id, node);
+    for (const a of this.nodes) {
+      for (const b of this.nodes) {
+        if (a.id >= b.id) continue;
+        this.#links.set(linkKey(a.id, b.id), {
+          connected: false,
+          epoch: 0,
+          lastDeliveryMs: new Map(),
+        });
+      }
+    }
+  }
+
+  /** Local monotonic time of `node` at real time `realMs`. */
+  localMs(node: SimNode, realMs = this.nowMs): number {
+    return node.offsetMs + node.rate * realMs;
+  }
+
+  node(id: string): SimNode {
+    const node = this.byId.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Starts (or restarts) the process on `node`; `loseState` empties state_dir. */
+  boot(node: SimNode, loseState: boolean): void {
+    if (loseState && node.disk !== null) {
+      node.disk = null;
+      // A rebuilt node forgot its votes, like Raft with a lost disk: a term
+      // may be won twice (never at the same time, which checker 1 still
+      // proves). Checker 2 restarts its per-term record from here.
+      this.#termMaster.clear();
+    }
+    node.incarnation++;
+    node.election = new Election({
+      selfId: node.id,
+      members: this.nodes.map((n) => n.member),
+      ...this.timing,
+      twoNode: false,
+      seed: this.prng.nextUint32(),
+      persisted: node.disk,
+      startMs: this.localMs(node),
+      ...(this.#mutation === null ? {} : { mutation: this.#mutation }),
+    });
+    node.masterTerm = null;
+    node.tickAtMs = null;
+    node.pausedUntilMs = 0;
+    this.trace.add(
+      this.nowMs,
+      node.id,
+      "boot",
+      loseState ? "empty state_dir" : node.disk ?? "",
+    );
+    this.#step(node, { kind: "tick", nowMs: this.localMs(node) });
+    for (const peer of this.nodes) {
+      if (peer !== node && peer.election !== null) {
+        this.schedule(
+          this.prng.between(1, 20),
+          `connect ${node.id}-${peer.id}`,
+          () => this.connect(node.id, peer.id),
+        );
+      }
+    }
+  }
+
+  /** Kills the process (SIGKILL or exit); its lease still counts until it ends. */
+  crash(node: SimNode, why: string): void {
+    if (node.election === null) return;
+    if (node.masterTerm !== null) {
+      this.#ghosts.push({ id: node.id, endMs: node.leaseEndMs });
+    }
+    node.masterTerm = null;
+    node.election = null;
+    node.incarnation++;
+    node.tickAtMs = null;
+    node.pausedUntilMs = 0;
+    this.trace.add(this.nowMs, node.id, "crash", why);
+    for (const peer of this.nodes) {
+      if (peer !== node) this.disconnect(node.id, peer.id, false);
+    }
+  }
+
+  /** Establishes the connection a–b (both processes must run). */
+  connect(a: string, b: string): void {
+    const link = this.#link(a, b);
+    const na = this.node(a);
+    const nb = this.node(b);
+    if (link.connected || na.election === null || nb.election === null) return;
+    link.connected = true;
+    link.epoch++;
+    this.#defer(na, { kind: "peer_up", peer: b });
+    this.#defer(nb, { kind: "peer_up", peer: a });
+  }
+
+  /** Drops the connection a–b; in-flight messages are lost. */
+  disconnect(a: string, b: string, reconnect: boolean): void {
+    const link = this.#link(a, b);
+    if (link.connected) {
+      link.connected = false;
+      link.epoch++;
+      this.#defer(this.node(a), { kind: "peer_down", peer: b });
+      this.#defer(this.node(b), { kind: "peer_down", peer: a });
+    }
+    if (reconnect) {
+      this.schedule(
+        this.prng.between(5, 100),
+        `reconnect ${a}-${b}`,
+        () => this.connect(a, b),
+      );
+    }
+  }
+
+  /** Feeds a shell input (check, command, ...) to a node now. */
+  input(node: SimNode, input: DeferredInput): void {
+    this.#defer(node, input);
+  }
+
+  /** Runs `fn` after `delayMs` of real time, traced as `label`. */
+  schedule(delayMs: number, label: string, fn: () => void): void {
+    this.queue.push(this.nowMs + delayMs, { kind: "call", label, fn });
+  }
+
+  /** Nodes acting as master now (promoted, lease not over), ghosts included. */
+  actingMasters(): string[] {
+    const ids: string[] = [];
+    for (const node of this.nodes) {
+      if (node.masterTerm !== null && this.nowMs < node.leaseEndMs) {
+        ids.push(node.id);
+      }
+    }
+    for (const ghost of this.#ghosts) {
+      if (this.nowMs < ghost.endMs) ids.push(`${ghost.id}(crashed)`);
+    }
+    return ids;
+  }
+
+  /** Processes events until `untilMs` or the first violation. */
+  runUntil(untilMs: number): void {
+    while (this.violation === null && this.queue.peekMs() <= untilMs) {
+      const next = this.queue.pop();
+      if (next === undefined) break;
+      this.nowMs = next.atMs;
+      if (++this.events > EVENTS_PER_SCHEDULE_MAX) {
+        this.fail("livelock", `more than ${EVENTS_PER_SCHEDULE_MAX} events`);
+        return;
+      }
+      this.#handle(next.event);
+      this.#checkSafety();
+    }
+    if (this.violation === null) this.nowMs = Math.max(this.nowMs, untilMs);
+  }
+
+  /** Records the (first) violation of this schedule. */
+  fail(check: string, message: string): void {
+    if (this.violation !== null) return;
+    this.violation = {
+      check,
+      message,
+      atMs: this.nowMs,
+      trace: this.trace.lines(),
+    };
+  }
+
+  #link(a: string, b: string): Link {
+    const link = this.#links.get(linkKey(a, b));
+    if (link === undefined) throw new Error(`no link ${a}-${b}`);
+    return link;
+  }
+
+  #defer(node: SimNode, input: DeferredInput): void {
+    this.queue.push(this.nowMs, {
+      kind: "input",
+      node: node.id,
+      incarnation: node.incarnation,
+      input,
+    });
+  }
+
+  #handle(event: SimEvent): void {
+    if (event.kind === "call") {
+      this.trace.add(this.nowMs, "sim", event.label);
+      event.fn();
+      return;
+    }
+    const node = this.node(event.kind === "deliver" ? event.to : event.node);
+    if (node.election === null) return;
+    if (node.pausedUntilMs > this.nowMs) {
+      // A paused process handles nothing; the OS queues it until resume.
+      this.queue.push(node.pausedUntilMs, event);
+      return;
+    }
+    const nowMs = this.localMs(node);
+    switch (event.kind) {
+      case "deliver": {
+        const link = this.#link(event.from, event.to);
+        if (
+          link.epoch !== event.epoch ||
+          this.blocked.has(`${event.from}>${event.to}`)
+        ) return;
+        if (
+          this.traceHeartbeats ||
+          (!event.message.type.startsWith("heartbeat") &&
+            event.message.type !== "state")
+        ) {
+          this.trace.add(
+            this.nowMs,
+            node.id,
+            `<- ${event.from}`,
+            event.message,
+          );
+        }
+        return this.#step(node, {
+          kind: "message",
+          nowMs,
+          from: event.from,
+          message: event.message,
+        });
+      }
+      case "tick":
+        if (event.gen !== node.tickGen) return;
+        node.tickAtMs = null;
+        return this.#step(node, { kind: "tick", nowMs });
+      case "input":
+        if (event.incarnation !== node.incarnation) return;
+        return this.#step(node, { ...event.input, nowMs } as Input);
+    }
+  }
+
+  #step(node: SimNode, input: Input): void {
+    const election = node.election;
+    if (election === null) return;
+    for (const effect of election.step(input)) this.#apply(node, effect);
+    if (node.masterTerm !== null) {
+      const status = election.status(input.nowMs);
+      if (status.role === "master") {
+        node.leaseEndMs = status.leaseValid
+          ? this.nowMs + status.leaseRemainingMs / node.rate
+          : Number.POSITIVE_INFINITY;
+      }
+    }
+    if (node.exitAfterStep) {
+      node.exitAfterStep = false;
+      this.crash(node, "exit after shutdown");
+      return;
+    }
+    this.#scheduleTick(node, election, input.nowMs);
+  }
+
+  #scheduleTick(node: SimNode, election: Election, localNowMs: number): void {
+    let wakeLocal = Math.min(
+      election.nextWakeMs(),
+      localNowMs + this.timing.heartbeatMs,
+    );
+    if (wakeLocal <= localNowMs) wakeLocal = localNowMs + 0.01;
+    // Event-loop lateness of a healthy process: up to half a millisecond.
+    const atMs = (wakeLocal - node.offsetMs) / node.rate +
+      this.prng.between(0, 0.5);
+    if (node.tickAtMs !== null && node.tickAtMs <= atMs) return;
+    node.tickGen++;
+    node.tickAtMs = atMs;
+    this.queue.push(atMs, { kind: "tick", node: node.id, gen: node.tickGen });
+  }
+
+  #apply(node: SimNode, effect: Effect): void {
+    switch (effect.kind) {
+      case "persist":
+        node.disk = { term: effect.term, votedFor: effect.votedFor };
+        return;
+      case "send":
+        return this.#send(node.id, effect.to, effect.message);
+      case "promote":
+        return this.#promote(node, effect.term);
+      case "demote":
+        this.trace.add(this.nowMs, node.id, "DEMOTE", effect);
+        node.masterTerm = null;
+        if (effect.reason === "preempt") {
+          // Preemption hands over to a better node on purpose: the watch
+          // for unwanted elections restarts at the next promotion.
+          if (this.stableSinceMs !== null) this.stableSinceMs = null;
+        } else if (this.stableSinceMs !== null) {
+          this.fail("stability", `${node.id} demoted in a stable network`);
+        }
+        if (effect.handover) {
+          const delay = this.prng.between(0, this.demoteDelayMaxMs);
+          this.queue.push(this.nowMs + delay, {
+            kind: "input",
+            node: node.id,
+            incarnation: node.incarnation,
+            input: { kind: "demote_done", term: effect.term },
+          });
+        }
+        return;
+      case "pre_promote": {
+        const delay = this.prng.between(0, this.prePromoteDelayMaxMs);
+        const ok = !this.prng.chance(this.vetoChance);
+        this.queue.push(this.nowMs + delay, {
+          kind: "input",
+          node: node.id,
+          incarnation: node.incarnation,
+          input: { kind: "pre_promote_result", term: effect.term, ok },
+        });
+        return;
+      }
+      case "reply":
+        this.trace.add(this.nowMs, node.id, "reply", effect);
+        if (effect.requestId.startsWith("shutdown")) node.exitAfterStep = true;
+        return;
+      case "log":
+        if (effect.level !== "debug") {
+          this.trace.add(this.nowMs, node.id, effect.event, effect.fields);
+        }
+        if (this.stableSinceMs !== null) this.#checkStable(node, effect);
+        return;
+    }
+  }
+
+  /**
+   * Checker 4: once the first master is up in a stable network, no node
+   * starts a real election, and after E (the news of the master reached
+   * everyone) none even pre-votes or changes term.
+   */
+  #checkStable(node: SimNode, effect: Extract<Effect, { kind: "log" }>): void {
+    const settled = this.stableSinceMs !== null &&
+      this.nowMs - this.stableSinceMs >= this.timing.electionTimeoutMs;
+    if (
+      effect.event === "campaign" && (effect.fields.phase === "vote" || settled)
+    ) {
+      this.fail(
+        "stability",
+        `${node.id} campaigned (${effect.fields.phase}) in a stable network with a healthy master`,
+      );
+    } else if (effect.event === "term_adopted" && settled) {
+      this.fail("stability", `${node.id} changed term in a stable network`);
+    }
+  }
+
+  #promote(node: SimNode, term: number): void {
+    this.trace.add(this.nowMs, node.id, "PROMOTE", { term });
+    node.masterTerm = term;
+    node.leaseEndMs = Number.POSITIVE_INFINITY; // set from status right after the step
+    const previous = this.#termMaster.get(term);
+    if (previous !== undefined && previous !== node.id) {
+      this.fail(
+        "one master per term",
+        `${node.id} promoted in term ${term}, already won by ${previous}`,
+      );
+    }
+    this.#termMaster.set(term, node.id);
+    this.onPromote?.(node);
+  }
+
+  #send(from: string, to: string, message: Message): void {
+    const link = this.#link(from, to);
+    const direction = `${from}>${to}`;
+    if (!link.connected || this.blocked.has(direction)) return;
+    const profile = this.profiles.get(direction);
+    let delayMs = profile === undefined ? 1 : sampleDelay(this.prng, profile);
+    const lastMs = link.lastDeliveryMs.get(direction) ?? 0;
+    // One TCP connection per pair: messages arrive in the order sent.
+    const atMs = Math.max(this.nowMs + delayMs, lastMs);
+    delayMs = atMs - this.nowMs;
+    link.lastDeliveryMs.set(direction, atMs);
+    this.queue.push(atMs, {
+      kind: "deliver",
+      from,
+      to,
+      message,
+      epoch: link.epoch,
+    });
+  }
+
+  #checkSafety(): void {
+    // Checker 1: no two nodes act as master at the same real time.
+    let first: string | null = null;
+    for (const node of this.nodes) {
+      if (node.masterTerm === null || this.nowMs >= node.leaseEndMs) continue;
+      if (first !== null) return this.#twoMasters();
+      first = node.id;
+    }
+    if (this.#ghosts.length === 0) return;
+    for (let i = this.#ghosts.length - 1; i >= 0; i--) {
+      if (this.#ghosts[i]!.endMs <= this.nowMs) this.#ghosts.splice(i, 1);
+    }
+    if (this.#ghosts.length + (first === null ? 0 : 1) > 1) this.#twoMasters();
+  }
+
+  #twoMasters(): void {
+    const masters = this.actingMasters();
+    const detail = masters.map((id) => {
+      const node = this.byId.get(id.replace("(crashed)", ""));
+      return `${id} term ${node?.masterTerm ?? "?"}`;
+    });
+    this.fail(
+      "one master at a time",
+      `two masters at once: ${detail.join(", ")}`,
+    );
+  }
+}
+
+function linkKey(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+/** Samples one delay: base + exponential jitter capped at 5× its mean + rare tail. */
+export function sampleDelay(prng: Prng, profile: DelayProfile): number {
+  const jitter = Math.min(
+    -Math.log(1 - prng.nextFloat()) * profile.jitterMs,
+    5 * profile.jitterMs,
+  );
+  const tail = prng.chance(profile.tailChance)
+    ? prng.between(0, profile.tailMs)
+    : 0;
+  return profile.baseMs + jitter + tail;
+}
+
+/** Worst-case one-way delay of a profile. */
+export function maxDelay(profile: DelayProfile): number {
+  return profile.baseMs + 5 * profile.jitterMs + profile.tailMs;
+}
