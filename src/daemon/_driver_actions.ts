@@ -1,0 +1,340 @@
+/**
+ * What one built-in driver does for one role change: the bash driver runs a
+ * script in its Worker, the webhook driver posts to its URL from its Worker.
+ * Each action logs one line, updates the driver's counters and resolves; it
+ * never throws and never waits past its deadline (the driver's own timeout
+ * plus a grace for the Worker to answer). Ordering and collapsing of events
+ * belong to `driver_host.ts`, not here.
+ */
+
+import type { BashDriverConfig, WebhookDriverConfig } from "../config/types.ts";
+import { Logger } from "../log.ts";
+import {
+  type EventFields,
+  type PostResult,
+  type RunResult,
+  webhookWorstCaseMs,
+} from "../../drivers/_protocol.ts";
+import { WorkerClient } from "./_worker_client.ts";
+import { spawnBashWorker, spawnWebhookWorker } from "./_workers.ts";
+
+/** Extra time a Worker gets to report after its own timeout fired. */
+export const WORKER_REPLY_GRACE_MS = 2000;
+
+/** Role change handed to a driver (public shape: `RoleEvent` in driver_host.ts). */
+export interface ActionEvent {
+  event: "promote" | "demote";
+  role: "master" | "backup";
+  term: number;
+  nodeId: string;
+  masterId: string | null;
+}
+
+/** Counters of one driver, for /metrics. */
+export interface DriverStat {
+  /** Position in the config's `drivers` list. */
+  index: number;
+  type: "bash" | "webhook";
+  /** `bash#0`, `webhook#1`: type and index, used in logs. */
+  name: string;
+  runs: number;
+  failures: number;
+  timeouts: number;
+  lastDurationMs: number;
+  totalDurationMs: number;
+}
+
+/** How an action ended: `settled` false means the state was not applied (superseded). */
+export interface ActionOutcome {
+  settled: boolean;
+}
+
+/** One driver's action runner. */
+export interface DriverAction {
+  readonly stat: DriverStat;
+  start(): Promise<void>;
+  perform(event: ActionEvent, time: string): Promise<ActionOutcome>;
+  /** A newer, different event arrived while `perform` runs. */
+  supersede(): void;
+  stop(deadlineMs: number): Promise<void>;
+}
+
+function newStat(index: number, type: "bash" | "webhook"): DriverStat {
+  return {
+    index,
+    type,
+    name: `${type}#${index}`,
+    runs: 0,
+    failures: 0,
+    timeouts: 0,
+    lastDurationMs: 0,
+    totalDurationMs: 0,
+  };
+}
+
+function count(
+  stat: DriverStat,
+  ok: boolean,
+  timedOut: boolean,
+  ms: number,
+): void {
+  stat.runs++;
+  if (!ok) stat.failures++;
+  if (timedOut) stat.timeouts++;
+  stat.lastDurationMs = ms;
+  stat.totalDurationMs += ms;
+}
+
+/** Snake-case event fields, as scripts and webhooks see them. */
+export function eventFields(event: ActionEvent): EventFields {
+  return {
+    event: event.event,
+    role: event.role,
+    term: event.term,
+    node_id: event.nodeId,
+    master_id: event.masterId,
+  };
+}
+
+/** Runs a bash driver's scripts in its Worker. */
+export class BashAction implements DriverAction {
+  readonly stat: DriverStat;
+  readonly #config: BashDriverConfig;
+  readonly #killPath: string | null;
+  readonly #client: WorkerClient;
+  readonly #log = new Logger("driver:bash");
+
+  constructor(
+    index: number,
+    config: BashDriverConfig,
+    killPath: string | null,
+  ) {
+    this.stat = newStat(index, "bash");
+    this.#config = config;
+    this.#killPath = killPath;
+    this.#client = new WorkerClient(
+      this.stat.name,
+      () => spawnBashWorker(config, killPath),
+      this.#log,
+    );
+  }
+
+  start(): Promise<void> {
+    return this.#client.start();
+  }
+
+  async perform(event: ActionEvent): Promise<ActionOutcome> {
+    const script = event.event === "promote"
+      ? this.#config.promote
+      : this.#config.demote;
+    if (script === undefined) {
+      this.#log.debug("no script for event", {
+        driver: this.stat.name,
+        event: event.event,
+        term: event.term,
+      });
+      return { settled: true };
+    }
+    await this.#run(script, event.event, {
+      CLUSTD_EVENT: event.event,
+      CLUSTD_ROLE: event.role,
+      CLUSTD_TERM: String(event.term),
+      CLUSTD_NODE_ID: event.nodeId,
+      CLUSTD_MASTER_ID: event.masterId ?? "",
+    });
+    return { settled: true };
+  }
+
+  /** True when this driver has a `pre_promote` script. */
+  hasPrePromote(): boolean {
+    return this.#config.prePromote !== undefined;
+  }
+
+  /** Runs pre_promote; true only when it exits 0 within the timeout. */
+  async prePromote(
+    nodeId: string,
+    term: number,
+    masterId: string,
+  ): Promise<boolean> {
+    const script = this.#config.prePromote;
+    if (script === undefined) return true;
+    const result = await this.#run(script, "pre_promote", {
+      CLUSTD_EVENT: "pre_promote",
+      CLUSTD_ROLE: "candidate",
+      CLUSTD_TERM: String(term),
+      CLUSTD_NODE_ID: nodeId,
+      CLUSTD_MASTER_ID: masterId,
+    });
+    return result?.ok ?? false;
+  }
+
+  supersede(): void {
+    // A script runs to its end or its timeout; the host then applies the latest state.
+  }
+
+  stop(deadlineMs: number): Promise<void> {
+    return this.#client.stop(deadlineMs);
+  }
+
+  /** Runs one script and logs it; null when the Worker gave no result. */
+  async #run(
+    script: string,
+    label: string,
+    env: Record<string, string>,
+  ): Promise<RunResult | null> {
+    const fields = {
+      driver: this.stat.name,
+      event: label,
+      term: env.CLUSTD_TERM,
+      script,
+    };
+    let result: RunResult | null = null;
+    let problem = "";
+    try {
+      const reply = await this.#client.request({
+        kind: "run",
+        path: script,
+        args: [],
+        env,
+        timeoutMs: this.#config.timeoutMs,
+        killPath: this.#killPath,
+      }, this.#config.timeoutMs + WORKER_REPLY_GRACE_MS);
+      if (reply.kind === "run_result") result = reply.result;
+      else {problem = reply.kind === "error"
+          ? reply.message
+          : `reply ${reply.kind}`;}
+    } catch (error: unknown) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    if (result === null) {
+      count(this.stat, false, false, 0);
+      this.#log.error("script not run", { ...fields, error: problem });
+      return null;
+    }
+    count(this.stat, result.ok, result.timedOut, result.durationMs);
+    const outcome = {
+      ...fields,
+      exit_code: result.exitCode,
+      signal: result.signal,
+      duration_ms: result.durationMs,
+      output: result.output,
+    };
+    if (result.error !== null) {
+      this.#log.error("script could not start", {
+        ...outcome,
+        error: result.error,
+      });
+    } else if (result.timedOut) {
+      this.#log.error("script timed out; process group killed", outcome);
+    } else if (!result.ok) this.#log.warn("script failed", outcome);
+    else this.#log.info("script finished", outcome);
+    return result;
+  }
+}
+
+/** Posts role changes from a webhook driver's Worker. */
+export class WebhookAction implements DriverAction {
+  readonly stat: DriverStat;
+  readonly #config: WebhookDriverConfig;
+  readonly #key: Uint8Array;
+  readonly #client: WorkerClient;
+  readonly #log = new Logger("driver:webhook");
+
+  constructor(index: number, config: WebhookDriverConfig, key: Uint8Array) {
+    this.stat = newStat(index, "webhook");
+    this.#config = config;
+    this.#key = key;
+    this.#client = new WorkerClient(
+      this.stat.name,
+      () => spawnWebhookWorker(config),
+      this.#log,
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.#client.start();
+    await this.#init();
+  }
+
+  async perform(event: ActionEvent, time: string): Promise<ActionOutcome> {
+    const fields = {
+      driver: this.stat.name,
+      event: event.event,
+      term: event.term,
+    };
+    let result: PostResult | null = null;
+    let problem = "";
+    try {
+      // A respawned Worker has lost its init; sending it again is harmless.
+      await this.#init();
+      const deadlineMs =
+        webhookWorstCaseMs(this.#config.timeoutMs, this.#config.retries) +
+        WORKER_REPLY_GRACE_MS;
+      const reply = await this.#client.request(
+        { kind: "post", fields: eventFields(event), time },
+        deadlineMs,
+      );
+      if (reply.kind === "post_result") result = reply.result;
+      else {problem = reply.kind === "error"
+          ? reply.message
+          : `reply ${reply.kind}`;}
+    } catch (error: unknown) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    if (result === null) {
+      count(this.stat, false, false, 0);
+      this.#log.error("webhook not sent", { ...fields, error: problem });
+      return { settled: true };
+    }
+    const timedOut = !result.ok && result.errorName === "TimeoutError";
+    count(this.stat, result.ok, timedOut, result.durationMs);
+    const outcome = {
+      ...fields,
+      status: result.status,
+      attempts: result.attempts,
+      duration_ms: result.durationMs,
+    };
+    if (result.ok) this.#log.info("webhook delivered", outcome);
+    else if (result.superseded) {
+      this.#log.info("webhook superseded by a newer event", {
+        ...outcome,
+        error: result.error,
+      });
+    } else {this.#log.warn("webhook failed", {
+        ...outcome,
+        error: result.error,
+      });}
+    // Undelivered and superseded: the receiver's state is unknown, so the latest event goes out.
+    return { settled: result.ok || !result.superseded };
+  }
+
+  supersede(): void {
+    this.#client.request({ kind: "supersede" }, WORKER_REPLY_GRACE_MS).catch(
+      (error: unknown) => {
+        this.#log.warn("cannot supersede webhook", {
+          driver: this.stat.name,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      },
+    );
+  }
+
+  stop(deadlineMs: number): Promise<void> {
+    return this.#client.stop(deadlineMs);
+  }
+
+  async #init(): Promise<void> {
+    const reply = await this.#client.request({
+      kind: "init",
+      url: this.#config.url,
+      key: this.#key,
+      timeoutMs: this.#config.timeoutMs,
+      retries: this.#config.retries,
+    }, WORKER_REPLY_GRACE_MS);
+    if (reply.kind !== "done") {
+      throw new Error(
+        reply.kind === "error" ? reply.message : `reply ${reply.kind}`,
+      );
+    }
+  }
+}

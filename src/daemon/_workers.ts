@@ -1,0 +1,130 @@
+/**
+ * Where the built-in driver and check Workers are created, and with exactly
+ * which permissions: the one file to audit for the sandbox. Each Worker gets
+ * only what its config names (DESIGN §4); everything else is denied,
+ * including `read` and `import` (a Worker's static imports are loaded by the
+ * runtime, not through the Worker's own permissions).
+ *
+ * - bash:    `run` = its promote/demote/pre_promote scripts + the kill helper
+ * - check:   `run` = its command + the kill helper
+ * - webhook: `net` = `host:port` of its URL
+ *
+ * The kill helper is `kill(1)`: `Deno.kill()` would need unrestricted `run`
+ * (see drivers/_run_process.ts). Worker URLs are static `new URL(...)`
+ * literals so `deno compile` can bundle them. Workers must be spawned while
+ * the daemon still holds `run` and `net`: a Worker cannot get more than its
+ * parent has.
+ */
+
+import type {
+  BashDriverConfig,
+  CheckConfig,
+  WebhookDriverConfig,
+} from "../config/types.ts";
+
+/** Where `kill(1)` usually lives; the first that exists is used. */
+const KILL_PROGRAM_CANDIDATES = ["/usr/bin/kill", "/bin/kill"] as const;
+
+/** Every permission denied: the base each Worker's grant is added to. */
+const DENY_ALL = {
+  read: false,
+  write: false,
+  net: false,
+  env: false,
+  run: false,
+  ffi: false,
+  sys: false,
+  import: false,
+} as const satisfies Deno.PermissionOptionsObject;
+
+/** Finds `kill(1)`; null when none exists (timeouts then kill the leader only). */
+export function findKillProgram(): string | null {
+  for (const candidate of KILL_PROGRAM_CANDIDATES) {
+    try {
+      if (Deno.statSync(candidate).isFile) return candidate;
+    } catch (_error: unknown) {
+      // Not there (or unreadable): try the next location.
+    }
+  }
+  return null;
+}
+
+/** Programs a bash driver names, in config order. */
+export function bashScripts(config: BashDriverConfig): string[] {
+  const scripts = [config.promote, config.demote, config.prePromote];
+  return [...new Set(scripts.filter((s): s is string => s !== undefined))];
+}
+
+/** Permissions of a bash driver's Worker: run its scripts (and kill), nothing else. */
+export function bashWorkerPermissions(
+  config: BashDriverConfig,
+  killPath: string | null,
+): Deno.PermissionOptionsObject {
+  const run = bashScripts(config);
+  if (killPath !== null) run.push(killPath);
+  return { ...DENY_ALL, run: run.length > 0 ? run : false };
+}
+
+/** Permissions of a check's Worker: run its command (and kill), nothing else. */
+export function checkWorkerPermissions(
+  config: CheckConfig,
+  killPath: string | null,
+): Deno.PermissionOptionsObject {
+  const run = killPath === null ? [config.command] : [config.command, killPath];
+  return { ...DENY_ALL, run };
+}
+
+/** `host:port` of a URL, with the scheme's default port made explicit. */
+export function netAddress(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port !== ""
+    ? parsed.port
+    : parsed.protocol === "https:"
+    ? "443"
+    : "80";
+  return `${parsed.hostname}:${port}`;
+}
+
+/** Permissions of a webhook's Worker: reach its URL's host and port, nothing else. */
+export function webhookWorkerPermissions(
+  config: WebhookDriverConfig,
+): Deno.PermissionOptionsObject {
+  return { ...DENY_ALL, net: [netAddress(config.url)] };
+}
+
+function workerOptions(
+  permissions: Deno.PermissionOptionsObject,
+): WorkerOptions {
+  // `deno.permissions` needs --unstable-worker-options (deno.json "unstable").
+  return { type: "module", deno: { permissions } } as WorkerOptions;
+}
+
+/** Starts a bash driver Worker with `bashWorkerPermissions`. */
+export function spawnBashWorker(
+  config: BashDriverConfig,
+  killPath: string | null,
+): Worker {
+  return new Worker(
+    new URL("../../drivers/bash_worker.ts", import.meta.url).href,
+    workerOptions(bashWorkerPermissions(config, killPath)),
+  );
+}
+
+/** Starts a webhook driver Worker with `webhookWorkerPermissions`. */
+export function spawnWebhookWorker(config: WebhookDriverConfig): Worker {
+  return new Worker(
+    new URL("../../drivers/webhook_worker.ts", import.meta.url).href,
+    workerOptions(webhookWorkerPermissions(config)),
+  );
+}
+
+/** Starts a check Worker with `checkWorkerPermissions`. */
+export function spawnCheckWorker(
+  config: CheckConfig,
+  killPath: string | null,
+): Worker {
+  return new Worker(
+    new URL("../../drivers/check_worker.ts", import.meta.url).href,
+    workerOptions(checkWorkerPermissions(config, killPath)),
+  );
+}
