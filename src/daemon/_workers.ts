@@ -60,9 +60,12 @@ export function bashWorkerPermissions(
   config: BashDriverConfig,
   killPath: string | null,
 ): Deno.PermissionOptionsObject {
-  const run = bashScripts(config);
-  if (killPath !== null) run.push(killPath);
-  return { ...DENY_ALL, run: run.length > 0 ? run : false };
+  const scripts = bashScripts(config);
+  if (scripts.length === 0) return { ...DENY_ALL };
+  return {
+    ...DENY_ALL,
+    run: killPath === null ? scripts : [...scripts, killPath],
+  };
 }
 
 /** Permissions of a check's Worker: run its command (and kill), nothing else. */

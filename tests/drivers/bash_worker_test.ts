@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import type { BashDriverConfig } from "../../src/config/types.ts";
 import { DriverHost, type RoleEvent } from "../../src/daemon/driver_host.ts";
 import { WorkerClient } from "../../src/daemon/_worker_client.ts";
-import { findKillProgram, spawnBashWorker } from "../../src/daemon/_workers.ts";
+import {
+  bashWorkerPermissions,
+  checkWorkerPermissions,
+  findKillProgram,
+  spawnBashWorker,
+  webhookWorkerPermissions,
+} from "../../src/daemon/_workers.ts";
 import { Logger } from "../../src/log.ts";
 import { SCRIPT_PATH } from "../../drivers/_protocol.ts";
 import {
@@ -207,4 +213,58 @@ Deno.test("bash driver without a demote script treats demote as done", async () 
     assert.equal(host.stats()[0]?.runs, 1);
   });
   assert.deepEqual(await dir.lines("runs.log"), ["p"]);
+});
+
+Deno.test("Worker permission sets grant only what the config names", () => {
+  const denied = {
+    read: false,
+    write: false,
+    env: false,
+    ffi: false,
+    sys: false,
+    import: false,
+  };
+  assert.deepEqual(
+    bashWorkerPermissions(
+      bash({
+        promote: "/etc/p.sh",
+        demote: "/etc/p.sh",
+        prePromote: "/etc/pre.sh",
+      }),
+      "/usr/bin/kill",
+    ),
+    {
+      ...denied,
+      net: false,
+      run: ["/etc/p.sh", "/etc/pre.sh", "/usr/bin/kill"],
+    },
+  );
+  assert.deepEqual(bashWorkerPermissions(bash({}), "/usr/bin/kill"), {
+    ...denied,
+    net: false,
+    run: false,
+  });
+  assert.deepEqual(
+    checkWorkerPermissions(
+      {
+        command: "/usr/bin/check",
+        args: ["-q"],
+        intervalMs: 1,
+        timeoutMs: 1,
+        rise: 1,
+        fall: 1,
+      },
+      null,
+    ),
+    { ...denied, net: false, run: ["/usr/bin/check"] },
+  );
+  assert.deepEqual(
+    webhookWorkerPermissions({
+      type: "webhook",
+      url: "https://hooks.example.com/clustd",
+      timeoutMs: 1,
+      retries: 0,
+    }),
+    { ...denied, run: false, net: ["hooks.example.com:443"] },
+  );
 });

@@ -1,0 +1,255 @@
+/**
+ * Health checks (keepalived's track_script, HAProxy's rise/fall): each check's
+ * command runs every `intervalMs` in its own permission-scoped Worker, killed
+ * with its process group at `timeoutMs`; `fall` failures in a row make it
+ * unhealthy, `rise` successes in a row make it healthy again. The node is
+ * healthy (eligible) when every check is; with no checks it always is.
+ *
+ * Boot: a check starts unhealthy and needs `rise` successes first (the first
+ * run starts at once). So a node whose service is down at boot never becomes
+ * eligible, at the cost of (rise - 1) intervals before a fresh node may
+ * promote. A timeout, a spawn error or a Worker failure counts as a failure.
+ *
+ * Never blocks the daemon: results arrive through `onChange` only when the
+ * aggregate flips; the callback's errors are logged, not raised.
+ */
+
+import type { CheckConfig } from "../config/types.ts";
+import { Logger } from "../log.ts";
+import type { RunResult } from "../../drivers/_protocol.ts";
+import { WorkerClient } from "./_worker_client.ts";
+import { findKillProgram, spawnCheckWorker } from "./_workers.ts";
+
+/** Extra time a check Worker gets to report after its own timeout fired. */
+const CHECK_REPLY_GRACE_MS = 2000;
+
+/** Longest wait, on stop, for a Worker to kill a running check. */
+const STOP_ABORT_DEADLINE_MS = 3000;
+
+/** Receives the node's aggregate health whenever it flips. */
+export interface CheckHostOptions {
+  onChange(healthy: boolean, detail: string): void;
+}
+
+/** Snapshot of one check, for /status and logs. */
+export interface CheckStatus {
+  command: string;
+  healthy: boolean;
+  successesInRow: number;
+  failuresInRow: number;
+  /** What the last run said: `exit 0`, `exit 3`, `timed out after 200 ms`... */
+  lastResult: string;
+}
+
+/** Rise/fall counter of one check; starts unhealthy. */
+export class RiseFall {
+  healthy = false;
+  successesInRow = 0;
+  failuresInRow = 0;
+  readonly #rise: number;
+  readonly #fall: number;
+
+  constructor(rise: number, fall: number) {
+    this.#rise = Math.max(1, rise);
+    this.#fall = Math.max(1, fall);
+  }
+
+  /** Counts one result; true when `healthy` flipped. */
+  record(ok: boolean): boolean {
+    if (ok) {
+      this.successesInRow++;
+      this.failuresInRow = 0;
+      if (!this.healthy && this.successesInRow >= this.#rise) {
+        this.healthy = true;
+        return true;
+      }
+    } else {
+      this.failuresInRow++;
+      this.successesInRow = 0;
+      if (this.healthy && this.failuresInRow >= this.#fall) {
+        this.healthy = false;
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+function describeResult(result: RunResult, timeoutMs: number): string {
+  if (result.error !== null) return result.error;
+  if (result.timedOut) return `timed out after ${timeoutMs} ms`;
+  if (result.signal !== null) return `killed by ${result.signal}`;
+  return `exit ${result.exitCode}`;
+}
+
+/** One check's loop: run, count, wait out the interval, repeat until stopped. */
+class CheckLoop {
+  readonly config: CheckConfig;
+  readonly counter: RiseFall;
+  lastResult = "not run yet";
+  readonly #client: WorkerClient;
+  readonly #killPath: string | null;
+  readonly #onResult: (loop: CheckLoop) => void;
+  #stopped = false;
+  #wake: (() => void) | null = null;
+  #running: Promise<void> | null = null;
+
+  constructor(
+    config: CheckConfig,
+    killPath: string | null,
+    onResult: (loop: CheckLoop) => void,
+    log: Logger,
+  ) {
+    this.config = config;
+    this.counter = new RiseFall(config.rise, config.fall);
+    this.#killPath = killPath;
+    this.#onResult = onResult;
+    this.#client = new WorkerClient(
+      `check ${config.command}`,
+      () => spawnCheckWorker(config, killPath),
+      log,
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.#client.start();
+    this.#running = this.#loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#client.stop(STOP_ABORT_DEADLINE_MS);
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped) {
+      const startedMs = performance.now();
+      const ok = await this.#runOnce();
+      if (this.#stopped) return;
+      const flipped = this.counter.record(ok);
+      if (flipped) this.#onResult(this);
+      const elapsedMs = performance.now() - startedMs;
+      await this.#sleep(Math.max(0, this.config.intervalMs - elapsedMs));
+    }
+  }
+
+  async #runOnce(): Promise<boolean> {
+    try {
+      const reply = await this.#client.request({
+        kind: "run",
+        path: this.config.command,
+        args: this.config.args,
+        env: {},
+        timeoutMs: this.config.timeoutMs,
+        killPath: this.#killPath,
+      }, this.config.timeoutMs + CHECK_REPLY_GRACE_MS);
+      if (reply.kind !== "run_result") {
+        this.lastResult = reply.kind === "error" ? reply.message : reply.kind;
+        return false;
+      }
+      this.lastResult = describeResult(reply.result, this.config.timeoutMs);
+      return reply.result.ok;
+    } catch (error: unknown) {
+      this.lastResult = error instanceof Error ? error.message : String(error);
+      return false;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+    });
+  }
+}
+
+/** Runs every configured check and reports the node's aggregate health. */
+export class CheckHost {
+  readonly #loops: CheckLoop[];
+  readonly #options: CheckHostOptions;
+  readonly #log = new Logger("check");
+  #healthy: boolean;
+
+  constructor(checks: CheckConfig[], options: CheckHostOptions) {
+    this.#options = options;
+    this.#healthy = checks.length === 0;
+    const killPath = checks.length > 0 ? findKillProgram() : null;
+    this.#loops = checks.map((check) =>
+      new CheckLoop(check, killPath, (loop) => this.#update(loop), this.#log)
+    );
+  }
+
+  /** Spawns every check Worker and starts the loops; rejects naming a check that cannot start. */
+  async start(): Promise<void> {
+    await Promise.all(this.#loops.map(async (loop) => {
+      try {
+        await loop.start();
+      } catch (error: unknown) {
+        const text = error instanceof Error ? error.message : String(error);
+        throw new Error(`Cannot start check "${loop.config.command}": ${text}`);
+      }
+    }));
+  }
+
+  /** Stops the loops, kills running checks, terminates the Workers. */
+  async stop(): Promise<void> {
+    await Promise.all(this.#loops.map((loop) => loop.stop()));
+  }
+
+  /** True when every check is healthy (always, with no checks). */
+  healthy(): boolean {
+    return this.#healthy;
+  }
+
+  /** One snapshot per check, in config order. */
+  status(): CheckStatus[] {
+    return this.#loops.map((loop) => ({
+      command: loop.config.command,
+      healthy: loop.counter.healthy,
+      successesInRow: loop.counter.successesInRow,
+      failuresInRow: loop.counter.failuresInRow,
+      lastResult: loop.lastResult,
+    }));
+  }
+
+  /** Called when one check flipped: log it, and report the aggregate if it flipped. */
+  #update(flipped: CheckLoop): void {
+    const fields = {
+      command: flipped.config.command,
+      result: flipped.lastResult,
+    };
+    if (flipped.counter.healthy) this.#log.info("check passing", fields);
+    else this.#log.warn("check failing", fields);
+    const failing = this.#loops.filter((loop) => !loop.counter.healthy);
+    const healthy = failing.length === 0;
+    if (healthy === this.#healthy) return;
+    this.#healthy = healthy;
+    const detail = healthy
+      ? `all ${this.#loops.length} checks pass`
+      : failing.map((loop) =>
+        `check "${loop.config.command}" failing: ${loop.lastResult}` +
+        ` (${loop.counter.failuresInRow} in a row)`
+      ).join("; ");
+    (healthy ? this.#log.info : this.#log.warn).call(
+      this.#log,
+      healthy ? "node healthy" : "node unhealthy",
+      { detail },
+    );
+    try {
+      this.#options.onChange(healthy, detail);
+    } catch (error: unknown) {
+      this.#log.error("health listener threw", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+}
