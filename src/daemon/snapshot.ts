@@ -164,13 +164,18 @@ export function daemonFamilies(
       })),
     },
     {
-      name: "clustd_peer_rtt_ms",
-      help: "Smoothed round-trip time to the peer in milliseconds",
+      // Prometheus wants base units (promtool refuses "_ms"): seconds here,
+      // although /status shows milliseconds for people.
+      name: "clustd_peer_rtt_seconds",
+      help: "Smoothed round-trip time to the peer in seconds",
       type: "gauge",
       samples: snapshot.members.filter((m) =>
         m.id !== snapshot.id && m.rtt_ms !== null
       )
-        .map((m) => ({ labels: { peer: m.id }, value: m.rtt_ms ?? 0 })),
+        .map((m) => ({
+          labels: { peer: m.id },
+          value: (m.rtt_ms ?? 0) / 1000,
+        })),
     },
   ];
   const memory = Deno.memoryUsage();
