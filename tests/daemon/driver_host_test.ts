@@ -6,7 +6,12 @@ import {
   WorkerFailure,
 } from "../../src/daemon/_worker_client.ts";
 import { Logger } from "../../src/log.ts";
-import { captureLogs, scriptDir } from "../fixtures/drivers/scripts.ts";
+import {
+  captureLogs,
+  processAlive,
+  scriptDir,
+  waitFor,
+} from "../fixtures/drivers/scripts.ts";
 
 const SECRET = new Uint8Array(32).fill(9);
 
@@ -252,5 +257,38 @@ Deno.test("a Worker that throws fails only its request and is replaced on the ne
   assert.ok(
     logs.lines.some((l) => l.includes("crashed")),
     logs.lines.join("\n"),
+  );
+});
+
+Deno.test("stop() kills a running script's process group and terminates the Workers", async () => {
+  await using dir = await scriptDir();
+  const promote = await dir.script(
+    "promote.sh",
+    `sleep 30 & echo $! > ${dir.file("child.pid")}; wait`,
+  );
+  using _logs = captureLogs();
+  const host = new DriverHost([bash({ promote, timeoutMs: 20_000 })], {
+    nodeId: "web-1",
+    clusterSecret: SECRET,
+  });
+  await host.start();
+  host.dispatch(role("promote", 1));
+  assert.ok(
+    await waitFor(
+      async () => (await dir.lines("child.pid")).length === 1,
+      2000,
+    ),
+  );
+  const startedMs = performance.now();
+  await host.stop();
+  await host.settled();
+  assert.ok(
+    performance.now() - startedMs < 3000,
+    "stop did not wait for the script",
+  );
+  const [childPid] = await dir.lines("child.pid");
+  assert.ok(
+    await waitFor(() => !processAlive(Number(childPid)), 1000),
+    "child sleep survived",
   );
 });
