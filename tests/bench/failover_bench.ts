@@ -499,7 +499,7 @@ if (import.meta.main) {
     : ["keepalived", "clustd"];
   if (!Number.isInteger(runs) || runs < 1 || runs > 1000) {
     console.error(
-      "Usage: failover_bench.ts [--runs N (1..1000)] [--quick] [--tool keepalived|clustd] [--verbose]",
+      "Usage: failover_bench.ts [--runs N (1..1000)] [--quick] [--tool keepalived|clustd] [--interval MS] [--verbose]",
     );
     Deno.exit(2);
   }
@@ -508,6 +508,7 @@ if (import.meta.main) {
     quick: Deno.args.includes("--quick"),
     verbose: Deno.args.includes("--verbose"),
     tools,
+    ...(intervalsMs === undefined ? {} : { intervalsMs }),
   });
   console.log(rows.join("\n"));
 }
