@@ -16,6 +16,8 @@ import type { RoleEvent } from "./driver_host.ts";
 const PENDING_REPLIES_MAX = 256;
 /** Control channels open at once. */
 const CONTROL_CHANNELS_MAX = 32;
+/** How long a refused external driver may read the refusal before we close. */
+const REFUSAL_LINGER_MS = 1000;
 
 /** What the control server needs from the daemon. */
 export interface ControlServerOptions {
@@ -64,6 +66,7 @@ export class ControlServer {
   readonly #pending = new Map<string, SecureChannel>();
   readonly #controls = new Set<SecureChannel>();
   readonly #drivers = new Map<string, SecureChannel>();
+  readonly #refusing = new Set<SecureChannel>();
   #lastEvent: RoleEvent | null = null;
   #sequence = 0;
 
@@ -135,7 +138,9 @@ export class ControlServer {
       ),
     );
     let driverId: string | null = null;
+    let refused = false;
     channel.onMessage((message) => {
+      if (refused) return;
       const record = typeof message === "object" && message !== null
         ? message as Record<string, unknown>
         : {};
@@ -143,6 +148,7 @@ export class ControlServer {
         if (record["type"] === "ack") {
           this.#log.info("external driver ack", {
             driver: driverId,
+            event: String(record["event"]),
             term: String(record["term"]),
             ok: record["ok"] === true,
           });
@@ -150,24 +156,23 @@ export class ControlServer {
         return;
       }
       const id = record["driver_id"];
-      if (
-        record["type"] !== "hello" || typeof id !== "string" || !allowed.has(id)
-      ) {
-        this.#log.warn("refused external driver", { driver: String(id) });
-        channel.send({
-          type: "refused",
-          message: `driver id ${JSON.stringify(id)} is not configured`,
+      const problem = this.#helloProblem(record, id, allowed);
+      if (problem !== null) {
+        refused = true;
+        this.#log.warn("refused external driver", {
+          driver: String(id),
+          reason: problem,
         });
-        channel.close("unknown driver id");
+        this.#refuse(channel, problem);
         return;
       }
-      driverId = id;
-      const previous = this.#drivers.get(id);
+      driverId = id as string;
+      const previous = this.#drivers.get(driverId);
       if (previous !== undefined) {
         previous.close("replaced by a new connection");
       }
-      this.#drivers.set(id, channel);
-      this.#log.info("external driver connected", { driver: id });
+      this.#drivers.set(driverId, channel);
+      this.#log.info("external driver connected", { driver: driverId });
       channel.send({
         type: "welcome",
         node_id: this.#options.config.node.id,
@@ -182,6 +187,42 @@ export class ControlServer {
     }, () => {});
   }
 
+  #helloProblem(
+    record: Record<string, unknown>,
+    id: unknown,
+    allowed: Set<string>,
+  ): string | null {
+    if (record["type"] !== "hello") {
+      return `expected a hello message first, got ${
+        JSON.stringify(record["type"])
+      }`;
+    }
+    if (typeof id !== "string") return "hello.driver_id must be a string";
+    if (allowed.has(id)) return null;
+    const node = this.#options.config.node.id;
+    return `driver id ${JSON.stringify(id)} is not configured on node ${
+      JSON.stringify(node)
+    }: add {type: external, id: ${id}} under drivers`;
+  }
+
+  /**
+   * Sends the refusal and closes later: frames are sealed asynchronously, so
+   * closing at once would drop the refusal. The SDK closes on reading it;
+   * the timer bounds a client that does not.
+   */
+  #refuse(channel: SecureChannel, message: string): void {
+    channel.send({ type: "refused", message });
+    const timer = setTimeout(
+      () => channel.close("external driver refused"),
+      REFUSAL_LINGER_MS,
+    );
+    this.#refusing.add(channel);
+    channel.closed.then(() => {
+      clearTimeout(timer);
+      this.#refusing.delete(channel);
+    }, () => {});
+  }
+
   /** Sends a role change to every connected external driver. */
   broadcastRoleEvent(event: RoleEvent): void {
     this.#lastEvent = event;
@@ -192,7 +233,11 @@ export class ControlServer {
 
   /** Closes every channel. */
   async close(): Promise<void> {
-    const all = [...this.#controls, ...this.#drivers.values()];
+    const all = [
+      ...this.#controls,
+      ...this.#drivers.values(),
+      ...this.#refusing,
+    ];
     for (const channel of all) channel.close("daemon stopping");
     await Promise.allSettled(all.map((c) => c.closed));
   }

@@ -1,0 +1,283 @@
+/**
+ * Test helpers for the external-driver SDK: one real `clustd run` process on
+ * loopback with a driver token and external driver entries (started exactly
+ * like `deno task clustd run`), and an in-process scripted daemon (a real
+ * Mesh on a real socket) whose driver channels a test drives by hand. Kills
+ * only the processes it started, by PID, and removes its temp dir.
+ */
+
+import { Mesh } from "../../src/mesh/mesh.ts";
+import type { SecureChannel } from "../../src/mesh/client.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = `${ROOT}src/main.ts`;
+/** Longest wait for a process to exit after a signal. */
+const EXIT_WAIT_MS = 10_000;
+
+/** Sleeps `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `predicate` every 20 ms until true or `timeoutMs`; returns whether it held. */
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return true;
+    await sleep(20);
+  }
+  return await predicate();
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** 32 random bytes as standard base64. */
+export function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/** Settings of the one node. */
+export interface NodeOptions {
+  /** External driver ids listed under `drivers:`. */
+  driverIds: string[];
+  /** Peer ids listed in `cluster.peers` but never started. */
+  ghostPeers?: string[];
+  priority?: number;
+}
+
+/** One real clustd node with external drivers, in a temp directory. */
+export class DriverNode {
+  readonly dir = Deno.makeTempDirSync({ prefix: "clustd-sdk-" });
+  readonly port = freePort();
+  readonly secret = randomKey();
+  readonly token = randomKey();
+  readonly tokenPath = `${this.dir}/driver-token`;
+  readonly configPath = `${this.dir}/n1.yml`;
+  readonly logPath = `${this.dir}/n1.log`;
+  #child: Deno.ChildProcess | null = null;
+
+  constructor(options: NodeOptions) {
+    Deno.writeTextFileSync(`${this.dir}/secret`, this.secret + "\n", {
+      mode: 0o600,
+    });
+    Deno.writeTextFileSync(this.tokenPath, this.token + "\n", { mode: 0o600 });
+    this.configure(options);
+  }
+
+  /** `ws://127.0.0.1:PORT` */
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** The cluster secret's bytes. */
+  get secretBytes(): Uint8Array {
+    return Uint8Array.from(atob(this.secret), (c) => c.charCodeAt(0));
+  }
+
+  /** Rewrites the config (takes effect on the next start). */
+  configure(options: NodeOptions): void {
+    const peers = (options.ghostPeers ?? []).map((id) =>
+      `    - { id: ${id}, url: "ws://127.0.0.1:${freePort()}" }`
+    );
+    const drivers = options.driverIds.map((id) =>
+      `  - type: external\n    id: ${id}`
+    );
+    Deno.writeTextFileSync(
+      this.configPath,
+      `node:
+  id: n1
+  listen: 127.0.0.1:${this.port}
+  advertise: ws://127.0.0.1:${this.port}
+  priority: ${options.priority ?? 100}
+cluster:
+  secret_file: ${this.dir}/secret
+  driver_token_file: ${this.tokenPath}
+  peers:${peers.length === 0 ? " []" : "\n" + peers.join("\n")}
+  heartbeat_ms: 100
+  election_timeout_ms: 200
+state_dir: ${this.dir}/state
+drivers:
+${drivers.join("\n")}
+`,
+    );
+  }
+
+  /** Starts the daemon; stderr goes to `logPath`. */
+  start(): void {
+    if (this.#child !== null) throw new Error("node already runs");
+    const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+    const argv = [
+      Deno.execPath(),
+      "run",
+      "-q",
+      "-P=clustd",
+      MAIN,
+      "run",
+      "--config",
+      this.configPath,
+    ];
+    // `exec` keeps the PID, so signals reach the daemon itself.
+    this.#child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        `exec ${argv.map(quote).join(" ")} 2>>${quote(this.logPath)}`,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  }
+
+  /** Signals the daemon and waits for it to exit. */
+  async stop(signal: "SIGTERM" | "SIGKILL"): Promise<void> {
+    const child = this.#child;
+    if (child === null) return;
+    try {
+      child.kill(signal);
+    } catch (_error: unknown) {
+      // It already exited on its own (the test reads its log).
+    }
+    await Promise.race([child.status, sleep(EXIT_WAIT_MS)]);
+    this.#child = null;
+  }
+
+  /** Runs a CLI command against this node; returns its exit code and stderr. */
+  async cli(...args: string[]): Promise<{ code: number; err: string }> {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-q",
+        "-P=clustd",
+        MAIN,
+        ...args,
+        "--config",
+        this.configPath,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    return { code: output.code, err: new TextDecoder().decode(output.stderr) };
+  }
+
+  /** `GET /status` (null when the node does not answer). */
+  async status(): Promise<{ role: string; term: number } | null> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.port}/status`, {
+        signal: AbortSignal.timeout(1000),
+      });
+      return await response.json() as { role: string; term: number };
+    } catch (_error: unknown) {
+      return null;
+    }
+  }
+
+  /** The daemon's stderr so far. */
+  log(): string {
+    try {
+      return Deno.readTextFileSync(this.logPath);
+    } catch (_error: unknown) {
+      return "";
+    }
+  }
+
+  /** Kills the daemon if it runs and removes the temp dir. */
+  async close(): Promise<void> {
+    await this.stop("SIGKILL");
+    Deno.removeSync(this.dir, { recursive: true });
+  }
+}
+
+/** An in-process daemon stand-in: a real Mesh serving driver channels on loopback. */
+export class ScriptedDaemon {
+  readonly token = randomKey();
+  readonly channels: SecureChannel[] = [];
+  readonly received: unknown[] = [];
+  readonly #mesh: Mesh;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  #onHello: (channel: SecureChannel, message: unknown) => void;
+
+  /** `onHello` answers each new channel's first message. */
+  constructor(onHello: (channel: SecureChannel, message: unknown) => void) {
+    this.#onHello = onHello;
+    this.#mesh = new Mesh({
+      selfId: "n1",
+      peers: [],
+      secret: Uint8Array.from(atob(randomKey()), (c) => c.charCodeAt(0)),
+      driverToken: Uint8Array.from(atob(this.token), (c) => c.charCodeAt(0)),
+      clusterDescription: { test: true },
+      heartbeatMs: 100,
+      peerTimeoutMs: 1000,
+    });
+    this.#mesh.onChannel("driver", (channel) => {
+      this.channels.push(channel);
+      let first = true;
+      channel.onMessage((message) => {
+        this.received.push(message);
+        if (first) this.#onHello(channel, message);
+        first = false;
+      });
+    });
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (request, info) =>
+        this.#mesh.handleRequest(request, info) ??
+          new Response("not found\n", { status: 404 }),
+    );
+    this.#mesh.start();
+  }
+
+  /** `ws://127.0.0.1:PORT` */
+  get url(): string {
+    return `ws://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** Replaces the hello handler for later channels. */
+  set onHello(handler: (channel: SecureChannel, message: unknown) => void) {
+    this.#onHello = handler;
+  }
+
+  /** Acks received so far, as `event/term/ok`. */
+  acks(): string[] {
+    return this.received.flatMap((m) => {
+      const r = m as Record<string, unknown>;
+      return r["type"] === "ack"
+        ? [`${r["event"]}/${r["term"]}/${r["ok"]}`]
+        : [];
+    });
+  }
+
+  /** Closes every channel, the mesh and the server. */
+  async close(): Promise<void> {
+    for (const channel of this.channels) channel.close("test over");
+    await Promise.all(this.channels.map((c) => c.closed));
+    await this.#mesh.close();
+    await this.#server.shutdown();
+  }
+}
+
+/** A wire role event as the daemon sends it. */
+export function wireEvent(
+  event: "promote" | "demote",
+  term: number,
+): Record<string, unknown> {
+  return {
+    type: "event",
+    event,
+    role: event === "promote" ? "master" : "backup",
+    term,
+    node_id: "n1",
+    master_id: event === "promote" ? "n1" : null,
+  };
+}
