@@ -64,6 +64,10 @@ function escapeRegExp(text: string): string {
 /** The DEBUG environment variable, or "" without env permission. */
 export function readDebugEnv(): string {
   try {
+    // Ask first: reading without permission would prompt on a terminal.
+    const state =
+      Deno.permissions.querySync({ name: "env", variable: "DEBUG" }).state;
+    if (state !== "granted") return "";
     return Deno.env.get("DEBUG") ?? "";
   } catch (_error: unknown) {
     // No env permission (a sandboxed Worker): debug stays off.

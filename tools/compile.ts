@@ -11,6 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { daemonFlags, ENTRY } from "./flags.ts";
 
 /** Targets `deno task compile` builds by default. */
 export const TARGETS = [
@@ -29,7 +30,7 @@ export const WORKER_MODULES = [
 ] as const;
 
 /** The entry point compiled into every binary. */
-export const ENTRY = "src/main.ts";
+export { ENTRY };
 
 /** Output path of a target's binary (deno compile adds .exe on Windows). */
 export function outputPath(target: string): string {
@@ -59,8 +60,7 @@ export function compileArgs(
   const include = options.include ?? WORKER_MODULES.filter(exists);
   return [
     "compile",
-    "-q",
-    "-P=clustd",
+    ...daemonFlags(),
     "--unstable-worker-options",
     ...include.flatMap((module) => ["--include", module]),
     "--target",

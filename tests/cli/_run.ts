@@ -1,5 +1,6 @@
 /** Helpers for CLI tests: run the real CLI as a subprocess, or main() in-process. */
 
+import { daemonFlags } from "../../tools/flags.ts";
 import { main } from "../../src/main.ts";
 
 /** Repository root (where deno.json defines the `clustd` permission set). */
@@ -12,13 +13,13 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `deno run -q -P=clustd src/main.ts ...args` from the repo root. */
+/** Runs `deno run <the clustd task's flags> src/main.ts ...args` from the repo root. */
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<RunResult> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=clustd", "src/main.ts", ...args],
+    args: ["run", ...daemonFlags(), "src/main.ts", ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",

@@ -6,6 +6,7 @@
  * only the processes it started, by PID, and removes its temp dir.
  */
 
+import { daemonFlags } from "../../tools/flags.ts";
 import { Mesh } from "../../src/mesh/mesh.ts";
 import type { SecureChannel } from "../../src/mesh/client.ts";
 
@@ -118,8 +119,7 @@ ${drivers.join("\n")}
     const argv = [
       Deno.execPath(),
       "run",
-      "-q",
-      "-P=clustd",
+      ...daemonFlags(),
       MAIN,
       "run",
       "--config",
@@ -157,8 +157,7 @@ ${drivers.join("\n")}
     const output = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "-q",
-        "-P=clustd",
+        ...daemonFlags(),
         MAIN,
         ...args,
         "--config",

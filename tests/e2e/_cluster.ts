@@ -5,6 +5,8 @@
  * Kills only the processes it started, by PID, and removes its temp dir.
  */
 
+import { daemonFlags } from "../../tools/flags.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
 
@@ -169,8 +171,7 @@ ${checks}`;
     const argv = [
       Deno.execPath(),
       "run",
-      "-q",
-      "-P=clustd",
+      ...daemonFlags(),
       MAIN,
       "run",
       "--config",

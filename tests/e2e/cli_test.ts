@@ -3,6 +3,7 @@
  * switchover, drain, refusals with reasons, wrong secret.
  */
 
+import { daemonFlags } from "../../tools/flags.ts";
 import assert from "node:assert/strict";
 import { sleep, TestCluster } from "./_cluster.ts";
 
@@ -12,7 +13,7 @@ async function cli(
   args: string[],
 ): Promise<{ code: number; out: string; err: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=clustd", `${ROOT}src/main.ts`, ...args],
+    args: ["run", ...daemonFlags(), `${ROOT}src/main.ts`, ...args],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

@@ -4,6 +4,7 @@
  * stop only at downloading the denort base binary (no network here).
  */
 
+import { daemonFlags } from "../../tools/flags.ts";
 import assert from "node:assert/strict";
 import {
   compileArgs,
@@ -17,8 +18,7 @@ Deno.test("compileArgs() bakes in -P=clustd, worker options and every driver wor
   const args = compileArgs("aarch64-apple-darwin", { include: WORKER_MODULES });
   assert.deepEqual(args, [
     "compile",
-    "-q",
-    "-P=clustd",
+    ...daemonFlags(),
     "--unstable-worker-options",
     "--include",
     "drivers/bash_worker.ts",
@@ -47,9 +47,13 @@ Deno.test("compileArgs() includes only worker modules that exist", () => {
   }
 });
 
-Deno.test("the compile task and the clustd task share the permission set", () => {
+Deno.test("the compile task and the clustd task share one flag definition", () => {
   assert.match(denoJson.tasks.compile, /tools\/compile.ts/);
-  assert.match(denoJson.tasks.clustd, /-P=clustd src\/main.ts$/);
+  assert.match(denoJson.tasks.clustd, /^deno run .*-P=clustd.* src\/main.ts$/);
+  const flags = daemonFlags();
+  assert.ok(flags.includes("-P=clustd"));
+  const args = compileArgs("x86_64-unknown-linux-gnu");
+  for (const flag of flags) assert.ok(args.includes(flag), flag);
   assert.ok("clustd" in denoJson.permissions);
   assert.deepEqual([...TARGETS].sort(), [
     "aarch64-apple-darwin",
