@@ -38,13 +38,15 @@ export function demoteIfPromoted(
 
 /**
  * Becomes a follower at `term` (≥ current), following `leaderId` when known.
- * A higher term clears the vote (and persists that).
+ * A higher term clears the vote (and persists that). `keepTimer` leaves the
+ * election timer running: learning a term is not hearing from a leader.
  */
 export function becomeFollower(
   s: CoreState,
   term: number,
   leaderId: string | null,
   reason: string,
+  keepTimer = false,
 ): void {
   assert(term >= s.term, `becomeFollower to older term ${term} < ${s.term}`);
   demoteIfPromoted(s, reason, false);
@@ -81,7 +83,7 @@ export function becomeFollower(
       leader: leaderId,
     });
   }
-  resetElectionTimer(s);
+  if (!keepTimer) resetElectionTimer(s);
 }
 
 /**
@@ -97,7 +99,8 @@ export function becomePreCandidate(s: CoreState, why: string): void {
   s.votes = new Set([s.self.id]);
   s.refused = new Set();
   s.handoverClaim = null;
-  resetElectionTimer(s);
+  // The election timer keeps measuring the silence of the leader: if a
+  // refusal teaches us a newer term, we may ask again at once.
   log(s, "info", "campaign", {
     phase: "pre_vote",
     proposedTerm: s.term + 1,

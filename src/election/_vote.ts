@@ -158,7 +158,7 @@ export function onPreVoteResponse(
   message: PreVoteResponseMessage,
 ): void {
   if (message.term > s.term && !message.granted) {
-    becomeFollower(s, message.term, null, "higher_term_pre_vote");
+    becomeFollower(s, message.term, null, "higher_term_pre_vote", true);
     return;
   }
   if (s.state !== "pre_candidate" || message.proposedTerm !== s.term + 1) {

@@ -342,3 +342,99 @@ Deno.test("step() elects the highest-priority node first and promotes with the t
   assert.equal(promotes[0]?.term, net.node("b").status(net.nowMs).term);
   assert.ok((promotes[0]?.term ?? 0) >= 1);
 });
+
+Deno.test("step() grants a pre-vote it refused for a lease as soon as the lease window ends", () => {
+  const node = new Election(options("b", voters(100, 100, 100)));
+  message(node, 1000, "a", heartbeat(1));
+  const refused = sentTo(
+    message(node, 1100, "c", {
+      type: "pre_vote_request",
+      term: 1,
+      proposedTerm: 2,
+    }),
+    "c",
+  )[0];
+  assert.ok(refused?.type === "pre_vote_response" && !refused.granted);
+  assert.equal(node.nextWakeMs(), 1000 + E);
+  const before = sentTo(node.step({ kind: "tick", nowMs: 1000 + E - 1 }), "c");
+  assert.ok(!before.some((m) => m.type === "pre_vote_response"));
+  const after = sentTo(node.step({ kind: "tick", nowMs: 1000 + E }), "c");
+  const grant = after.find((m) => m.type === "pre_vote_response");
+  assert.ok(
+    grant?.type === "pre_vote_response" && grant.granted &&
+      grant.proposedTerm === 2,
+  );
+});
+
+Deno.test("step() holds its own campaign after granting a pre-vote to a better-ranked node", () => {
+  // c (rank 1) would campaign at E + Δ; a pre-vote from b (rank 0) arrives
+  // just before, so c waits E/4 instead of competing.
+  const t0 = 1000;
+  const node = new Election(
+    options("c", voters(50, 100, 100), { startMs: t0, seed: 1 }),
+  );
+  for (const peer of ["a", "b"]) {
+    node.step({ kind: "peer_up", nowMs: t0, peer });
+    message(node, t0, peer, {
+      type: "state",
+      term: 0,
+      eligible: true,
+      leaderId: null,
+    });
+  }
+  message(node, t0 + E, "b", {
+    type: "pre_vote_request",
+    term: 0,
+    proposedTerm: 1,
+  });
+  for (let t = t0 + E; t < t0 + E + E / 4 - 1; t += 1) {
+    if (t % 50 === 0) {
+      message(node, t, "a", {
+        type: "state",
+        term: 0,
+        eligible: true,
+        leaderId: null,
+      });
+    }
+    const effects = node.step({ kind: "tick", nowMs: t });
+    assert.ok(
+      !effects.some((e) => e.kind === "log" && e.event === "campaign"),
+      `campaigned at ${t - t0}`,
+    );
+  }
+  const later = node.step({ kind: "tick", nowMs: t0 + E + E / 4 + DELTA });
+  assert.ok(later.some((e) => e.kind === "log" && e.event === "campaign"));
+});
+
+Deno.test("a candidate that sees a split vote gives up at once and retries in rank order", () => {
+  const node = new Election(options("b", voters(100, 100, 100), { seed: 2 }));
+  const t0 = E - 10;
+  for (const peer of ["a", "c"]) {
+    node.step({ kind: "peer_up", nowMs: t0, peer });
+  }
+  // b campaigns (pre-vote granted by a), then both peers refuse the real vote.
+  const t1 = E + DELTA;
+  node.step({ kind: "tick", nowMs: t1 });
+  message(node, t1, "a", {
+    type: "pre_vote_response",
+    term: 0,
+    proposedTerm: 1,
+    granted: true,
+    reason: "ok",
+    campaigning: false,
+  });
+  assert.equal(node.status(t1).state, "candidate");
+  for (const peer of ["a", "c"]) {
+    message(node, t1 + 1, peer, {
+      type: "vote_response",
+      term: 1,
+      granted: false,
+      reason: "already_voted_for_x",
+    });
+  }
+  assert.equal(node.status(t1 + 1).state, "follower");
+  assert.ok(
+    node.nextWakeMs() < t1 + 1 + 3 * DELTA,
+    `${node.nextWakeMs()}`,
+  );
+});
