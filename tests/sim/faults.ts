@@ -5,7 +5,8 @@
  * commands. Each fault undoes itself later; `healAll` undoes everything.
  */
 
-import type { DelayProfile, SimNode, World } from "./world.ts";
+import type { DelayProfile } from "./delay.ts";
+import type { SimNode, World } from "./world.ts";
 
 /** The kinds of fault a schedule draws from. */
 export const FAULT_KINDS = [

@@ -12,14 +12,8 @@
 import type { ElectionMutation, Member } from "../../src/election/types.ts";
 import { Prng } from "../../src/election/prng.ts";
 import { healAll, injectFault } from "./faults.ts";
-import {
-  type DelayProfile,
-  maxDelay,
-  SIM_RHO,
-  type SimTiming,
-  type Violation,
-  World,
-} from "./world.ts";
+import { type DelayProfile, maxDelay } from "./delay.ts";
+import { SIM_RHO, type SimTiming, type Violation, World } from "./world.ts";
 
 /** Cluster shapes: 2 means two voters plus a witness. */
 export const CLUSTER_SIZES = [2, 3, 5, 7] as const;
@@ -150,7 +144,7 @@ export function runSchedule(options: ScheduleOptions): ScheduleResult {
   // Stable phase: start everyone; after the first promotion nothing may move.
   for (const node of world.nodes) world.boot(node, false);
   world.onPromote = () => {
-    world.stableSinceMs ??= world.nowMs;
+    world.checkers.stableSinceMs ??= world.nowMs;
   };
   // Embargo E, then the rank-0 node's timer: the same bound as a failover.
   const firstMasterByMs = E * (1 + SIM_RHO) + failBoundMs + 30;
@@ -164,7 +158,7 @@ export function runSchedule(options: ScheduleOptions): ScheduleResult {
     return result(null);
   }
   world.runUntil(STABLE_PHASE_E * E);
-  world.stableSinceMs = null;
+  world.checkers.stableSinceMs = null;
   world.onPromote = null;
   if (world.violation !== null) return result(null);
 

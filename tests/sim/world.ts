@@ -17,6 +17,8 @@ import type {
   Member,
   Message,
 } from "../../src/election/types.ts";
+import { Checkers } from "./checkers.ts";
+import { type DelayProfile, sampleDelay } from "./delay.ts";
 import { EventQueue } from "./event_queue.ts";
 import { Trace } from "./trace.ts";
 
@@ -30,14 +32,6 @@ export interface SimTiming {
   preempt: boolean;
   preemptDelayMs: number;
   prePromote: boolean;
-}
-
-/** One direction of a link: base + capped exponential jitter + rare tail. */
-export interface DelayProfile {
-  baseMs: number;
-  jitterMs: number;
-  tailChance: number;
-  tailMs: number;
 }
 
 /** Clock-rate drift bound ρ of the simulated machines. */
@@ -123,12 +117,9 @@ export class World {
   vetoChance = 0;
   demoteDelayMaxMs = 0;
   prePromoteDelayMaxMs = 0;
-  /** When set, any campaign or demote is a violation (checker 4). */
-  stableSinceMs: number | null = null;
+  readonly checkers: Checkers;
   onPromote: ((node: SimNode) => void) | null = null;
   readonly #links = new Map<string, Link>();
-  readonly #termMaster = new Map<number, string>();
-  readonly #ghosts: { id: string; endMs: number }[] = [];
   readonly #mutation: ElectionMutation | null;
 
   constructor(
@@ -139,6 +130,10 @@ export class World {
   ) {
     this.prng = new Prng(seed);
     this.timing = timing;
+    this.checkers = new Checkers(
+      (check, message) => this.fail(check, message),
+      timing.electionTimeoutMs,
+    );
     this.#mutation = mutation;
     this.nodes = members.map((member) => ({
       id: member.id,
@@ -184,10 +179,7 @@ export class World {
   boot(node: SimNode, loseState: boolean): void {
     if (loseState && node.disk !== null) {
       node.disk = null;
-      // A rebuilt node forgot its votes, like Raft with a lost disk: a term
-      // may be won twice (never at the same time, which checker 1 still
-      // proves). Checker 2 restarts its per-term record from here.
-      this.#termMaster.clear();
+      this.checkers.stateLost();
     }
     node.incarnation++;
     node.election = new Election({
@@ -224,9 +216,7 @@ export class World {
   /** Kills the process (SIGKILL or exit); its lease still counts until it ends. */
   crash(node: SimNode, why: string): void {
     if (node.election === null) return;
-    if (node.masterTerm !== null) {
-      this.#ghosts.push({ id: node.id, endMs: node.leaseEndMs });
-    }
+    this.checkers.crashed(node);
     node.masterTerm = null;
     node.election = null;
     node.incarnation++;
@@ -278,18 +268,9 @@ export class World {
     this.queue.push(this.nowMs + delayMs, { kind: "call", label, fn });
   }
 
-  /** Nodes acting as master now (promoted, lease not over), ghosts included. */
+  /** Nodes acting as master now (promoted, lease not over), crashed ones too. */
   actingMasters(): string[] {
-    const ids: string[] = [];
-    for (const node of this.nodes) {
-      if (node.masterTerm !== null && this.nowMs < node.leaseEndMs) {
-        ids.push(node.id);
-      }
-    }
-    for (const ghost of this.#ghosts) {
-      if (this.nowMs < ghost.endMs) ids.push(`${ghost.id}(crashed)`);
-    }
-    return ids;
+    return this.checkers.actingMasters(this.nodes, this.nowMs);
   }
 
   /** Processes events until `untilMs` or the first violation. */
@@ -303,7 +284,7 @@ export class World {
         return;
       }
       this.#handle(next.event);
-      this.#checkSafety();
+      this.checkers.afterEvent(this.nodes, this.nowMs);
     }
     if (this.violation === null) this.nowMs = Math.max(this.nowMs, untilMs);
   }
@@ -431,13 +412,7 @@ export class World {
       case "demote":
         this.trace.add(this.nowMs, node.id, "DEMOTE", effect);
         node.masterTerm = null;
-        if (effect.reason === "preempt") {
-          // Preemption hands over to a better node on purpose: the watch
-          // for unwanted elections restarts at the next promotion.
-          if (this.stableSinceMs !== null) this.stableSinceMs = null;
-        } else if (this.stableSinceMs !== null) {
-          this.fail("stability", `${node.id} demoted in a stable network`);
-        }
+        this.checkers.decision(node, this.nowMs, effect);
         if (effect.handover) {
           const delay = this.prng.between(0, this.demoteDelayMaxMs);
           this.queue.push(this.nowMs + delay, {
@@ -467,28 +442,8 @@ export class World {
         if (effect.level !== "debug") {
           this.trace.add(this.nowMs, node.id, effect.event, effect.fields);
         }
-        if (this.stableSinceMs !== null) this.#checkStable(node, effect);
+        this.checkers.decision(node, this.nowMs, effect);
         return;
-    }
-  }
-
-  /**
-   * Checker 4: once the first master is up in a stable network, no node
-   * starts a real election, and after E (the news of the master reached
-   * everyone) none even pre-votes or changes term.
-   */
-  #checkStable(node: SimNode, effect: Extract<Effect, { kind: "log" }>): void {
-    const settled = this.stableSinceMs !== null &&
-      this.nowMs - this.stableSinceMs >= this.timing.electionTimeoutMs;
-    if (
-      effect.event === "campaign" && (effect.fields.phase === "vote" || settled)
-    ) {
-      this.fail(
-        "stability",
-        `${node.id} campaigned (${effect.fields.phase}) in a stable network with a healthy master`,
-      );
-    } else if (effect.event === "term_adopted" && settled) {
-      this.fail("stability", `${node.id} changed term in a stable network`);
     }
   }
 
@@ -496,14 +451,7 @@ export class World {
     this.trace.add(this.nowMs, node.id, "PROMOTE", { term });
     node.masterTerm = term;
     node.leaseEndMs = Number.POSITIVE_INFINITY; // set from status right after the step
-    const previous = this.#termMaster.get(term);
-    if (previous !== undefined && previous !== node.id) {
-      this.fail(
-        "one master per term",
-        `${node.id} promoted in term ${term}, already won by ${previous}`,
-      );
-    }
-    this.#termMaster.set(term, node.id);
+    this.checkers.promoted(node, term);
     this.onPromote?.(node);
   }
 
@@ -526,52 +474,8 @@ export class World {
       epoch: link.epoch,
     });
   }
-
-  #checkSafety(): void {
-    // Checker 1: no two nodes act as master at the same real time.
-    let first: string | null = null;
-    for (const node of this.nodes) {
-      if (node.masterTerm === null || this.nowMs >= node.leaseEndMs) continue;
-      if (first !== null) return this.#twoMasters();
-      first = node.id;
-    }
-    if (this.#ghosts.length === 0) return;
-    for (let i = this.#ghosts.length - 1; i >= 0; i--) {
-      if (this.#ghosts[i]!.endMs <= this.nowMs) this.#ghosts.splice(i, 1);
-    }
-    if (this.#ghosts.length + (first === null ? 0 : 1) > 1) this.#twoMasters();
-  }
-
-  #twoMasters(): void {
-    const masters = this.actingMasters();
-    const detail = masters.map((id) => {
-      const node = this.byId.get(id.replace("(crashed)", ""));
-      return `${id} term ${node?.masterTerm ?? "?"}`;
-    });
-    this.fail(
-      "one master at a time",
-      `two masters at once: ${detail.join(", ")}`,
-    );
-  }
 }
 
 function linkKey(a: string, b: string): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
-}
-
-/** Samples one delay: base + exponential jitter capped at 5× its mean + rare tail. */
-export function sampleDelay(prng: Prng, profile: DelayProfile): number {
-  const jitter = Math.min(
-    -Math.log(1 - prng.nextFloat()) * profile.jitterMs,
-    5 * profile.jitterMs,
-  );
-  const tail = prng.chance(profile.tailChance)
-    ? prng.between(0, profile.tailMs)
-    : 0;
-  return profile.baseMs + jitter + tail;
-}
-
-/** Worst-case one-way delay of a profile. */
-export function maxDelay(profile: DelayProfile): number {
-  return profile.baseMs + 5 * profile.jitterMs + profile.tailMs;
 }
