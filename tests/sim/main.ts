@@ -23,7 +23,8 @@ export function parseSimArgs(argv: string[]): SimArgs | string {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      // `deno task sim -- --seeds N` passes the `--` through.
+      args: argv[0] === "--" ? argv.slice(1) : argv,
       options: {
         seeds: { type: "string" },
         seed: { type: "string" },

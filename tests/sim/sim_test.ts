@@ -78,6 +78,10 @@ Deno.test("sim arguments: --seeds, --seed, --nodes, and clear errors", () => {
       verbose: false,
     },
   );
+  assert.equal(
+    (parseSimArgs(["--", "--seeds", "3"]) as { seeds: number }).seeds,
+    3,
+  );
   assert.deepEqual(parseSimArgs(["--seed", "9"]), {
     seeds: 1,
     seed: 9,
