@@ -1,10 +1,11 @@
 /**
  * `clustd run`: the daemon. Loads and validates the config (exit 2 with every
- * error), starts the node, and on SIGTERM/SIGINT stops gracefully: a master
- * hands over before the process exits.
+ * error), starts the node, stops gracefully on SIGTERM/SIGINT (a master hands
+ * over before the process exits) and reloads on SIGHUP.
  */
 
 import denoJson from "../../deno.json" with { type: "json" };
+import { formatIssue, loadConfig } from "../config/load.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { configureLogging, Logger, readDebugEnv } from "../log.ts";
 import {
@@ -18,6 +19,29 @@ import { loadConfigOrReport } from "./_config.ts";
 
 const log = new Logger("daemon");
 
+/** SIGHUP: re-reads the config; applies what may change live, or nothing. */
+async function reload(daemon: Daemon, path: string): Promise<void> {
+  log.info("SIGHUP: reloading", { config: path });
+  const result = await loadConfig(path);
+  if (!result.ok) {
+    for (const issue of result.errors) {
+      log.error("reload refused: config error", { error: formatIssue(issue) });
+    }
+    return;
+  }
+  const outcome = await daemon.reload(result.config);
+  if (outcome.ok) log.info("reload done", { result: outcome.message });
+  else log.warn("reload refused, nothing changed", { reason: outcome.message });
+}
+
+/** Registers `handler` for `signals`; returns the function that removes them. */
+function listen(signals: Deno.Signal[], handler: () => void): () => void {
+  for (const signal of signals) Deno.addSignalListener(signal, handler);
+  return () => {
+    for (const signal of signals) Deno.removeSignalListener(signal, handler);
+  };
+}
+
 /** The `run` command. */
 export const runCommand: Command = {
   name: "run",
@@ -26,7 +50,9 @@ export const runCommand: Command = {
 
 Runs the clustd daemon with the config from --config, $CLUSTD_CONFIG or
 ./config.yml. Refuses to start (exit 2) when the config has errors.
-SIGTERM or SIGINT stop it; a master hands over to the best backup first.`,
+SIGTERM or SIGINT stop it; a master hands over to the best backup first.
+SIGHUP re-reads the config and applies log settings, cluster.status_allow,
+drivers and checks, or refuses (changing nothing) what needs a restart.`,
   async run(args) {
     const parsed = parseCommandArgs(this, args);
     if (typeof parsed === "number") return parsed;
@@ -37,9 +63,8 @@ SIGTERM or SIGINT stop it; a master hands over to the best backup first.`,
     if (parsed.values["log-format"] === undefined) {
       configureLogging({ format: config.log.format });
     }
-    const debug = [config.log.debug, readDebugEnv()].filter((s) => s !== "")
-      .join(",");
-    configureLogging({ debug });
+    const debug = [config.log.debug, readDebugEnv()].filter((s) => s !== "");
+    configureLogging({ debug: debug.join(",") });
     if (config.cluster.twoNode) {
       log.warn(
         "two_node is on: either node may become master alone, so a network split between them makes two masters; prefer a witness",
@@ -55,27 +80,26 @@ SIGTERM or SIGINT stop it; a master hands over to the best backup first.`,
       return EXIT_FAILURE;
     }
     const stopped = Promise.withResolvers<void>();
-    const onSignal = (signal: Deno.Signal) => () => {
-      log.info("signal, stopping", { signal });
-      daemon.stop().then(stopped.resolve, (error: unknown) => {
-        log.error("stop failed", { error: String(error) });
-        stopped.resolve();
-      });
-    };
-    // Windows has no SIGTERM; a service manager there sends Ctrl-C (SIGINT).
-    const signals: Deno.Signal[] = Deno.build.os === "windows"
-      ? ["SIGINT"]
-      : ["SIGTERM", "SIGINT"];
-    const handlers = signals.map((signal) =>
-      [signal, onSignal(signal)] as const
+    const windows = Deno.build.os === "windows";
+    // Windows has no SIGTERM or SIGHUP; its service managers send Ctrl-C.
+    const unlistenStop = listen(
+      windows ? ["SIGINT"] : ["SIGTERM", "SIGINT"],
+      () => {
+        log.info("signal, stopping");
+        daemon.stop().then(stopped.resolve, (error: unknown) => {
+          log.error("stop failed", { error: String(error) });
+          stopped.resolve();
+        });
+      },
     );
-    for (const [signal, handler] of handlers) {
-      Deno.addSignalListener(signal, handler);
-    }
+    const unlistenReload = listen(windows ? [] : ["SIGHUP"], () => {
+      reload(daemon, config.path).catch((error: unknown) => {
+        log.error("reload failed", { error: String(error) });
+      });
+    });
     await stopped.promise;
-    for (const [signal, handler] of handlers) {
-      Deno.removeSignalListener(signal, handler);
-    }
+    unlistenStop();
+    unlistenReload();
     return EXIT_OK;
   },
 };

@@ -61,7 +61,7 @@ function parseCommand(value: unknown): Command | string {
 
 /** Serves control and external-driver channels for one daemon. */
 export class ControlServer {
-  readonly #options: ControlServerOptions;
+  #options: ControlServerOptions;
   readonly #log = new Logger("control");
   readonly #pending = new Map<string, SecureChannel>();
   readonly #controls = new Set<SecureChannel>();
@@ -72,6 +72,11 @@ export class ControlServer {
 
   constructor(options: ControlServerOptions) {
     this.#options = options;
+  }
+
+  /** Uses a reloaded config (external driver ids) from now on. */
+  setConfig(config: Config): void {
+    this.#options = { ...this.#options, config };
   }
 
   /** Takes an authenticated CLI channel. */

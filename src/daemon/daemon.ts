@@ -17,7 +17,7 @@ import type {
 import { parseMessage } from "../election/types.ts";
 import { handleProbe } from "../http/handler.ts";
 import { type MetricFamily, renderMetrics } from "../http/metrics.ts";
-import { Logger } from "../log.ts";
+import { configureLogging, Logger, readDebugEnv } from "../log.ts";
 import { Mesh, type MeshEvent } from "../mesh/mesh.ts";
 import { monotonicMs } from "./clock.ts";
 import { ControlServer } from "./control.ts";
@@ -30,6 +30,7 @@ import {
   daemonFamilies,
 } from "./snapshot.ts";
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
+import { planReload } from "./reload.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
 /** Longest the daemon waits for a handover on SIGTERM before exiting anyway. */
@@ -44,7 +45,7 @@ export interface DaemonOptions {
 
 /** One running clustd node. */
 export class Daemon {
-  readonly #config: Config;
+  #config: Config;
   readonly #options: DaemonOptions;
   readonly #log = new Logger("daemon");
   readonly #electionLog = new Logger("election");
@@ -85,12 +86,7 @@ export class Daemon {
     });
     this.#election = new Election(this.#electionOptions(persisted));
     await this.#drivers.start();
-    this.#checks = new CheckHost(config.checks, {
-      onChange: (healthy, detail) => {
-        this.#log.info("checks changed", { healthy, detail });
-        this.#step({ kind: "check", nowMs: this.#now(), healthy });
-      },
-    });
+    this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
     this.#step({
       kind: "check",
@@ -141,6 +137,19 @@ export class Daemon {
       term: persisted?.term ?? 0,
     });
     this.#schedule();
+  }
+
+  #newCheckHost(config: Config): CheckHost {
+    const host: CheckHost = new CheckHost(config.checks, {
+      onChange: (healthy, detail) => {
+        // A replaced host's late result must not override the current one.
+        if (host !== this.#checks) return;
+        this.#log.info("checks changed", { healthy, detail });
+        this.#step({ kind: "check", nowMs: this.#now(), healthy });
+        this.#schedule();
+      },
+    });
+    return host;
   }
 
   #electionOptions(
@@ -378,6 +387,108 @@ export class Daemon {
       ...driverFamilies(this.#drivers.stats()),
     ];
     return renderMetrics(families);
+  }
+
+  /**
+   * SIGHUP: applies what may change live (log settings, status_allow,
+   * drivers, checks) from `next`, or nothing at all. Returns what happened.
+   */
+  async reload(next: Config): Promise<{ ok: boolean; message: string }> {
+    const plan = planReload(this.#config, next);
+    if (plan.refused.length > 0) {
+      return { ok: false, message: plan.refused.join("; ") };
+    }
+    const started = await this.#startReplacements(
+      next,
+      plan.drivers,
+      plan.checks,
+    );
+    if (typeof started === "string") return { ok: false, message: started };
+    const applied: string[] = [];
+    if (plan.log) {
+      configureLogging({
+        format: next.log.format,
+        debug: [next.log.debug, readDebugEnv()].filter((s) => s !== "").join(
+          ",",
+        ),
+      });
+      applied.push("log");
+    }
+    if (plan.statusAllow) applied.push("cluster.status_allow");
+    this.#config = next;
+    this.#control.setConfig(next);
+    if (started.drivers !== null) {
+      const old = this.#drivers;
+      this.#drivers = started.drivers;
+      // New drivers learn the current state, as a restarted driver would.
+      const status = this.#election.status(this.#now());
+      if (status.role === "master") {
+        this.#drivers.dispatch(this.#roleEvent("promote", status.term));
+      }
+      await old.stop();
+      applied.push("drivers");
+    }
+    if (started.checks !== null) {
+      const old = this.#checks;
+      this.#checks = started.checks;
+      await old.stop();
+      this.#step({
+        kind: "check",
+        nowMs: this.#now(),
+        healthy: this.#checks.healthy(),
+      });
+      this.#schedule();
+      applied.push("checks");
+    }
+    return {
+      ok: true,
+      message: applied.length === 0
+        ? "nothing changed"
+        : `reloaded ${applied.join(", ")}`,
+    };
+  }
+
+  async #startReplacements(
+    next: Config,
+    drivers: boolean,
+    checks: boolean,
+  ): Promise<
+    { drivers: DriverHost | null; checks: CheckHost | null } | string
+  > {
+    const hint =
+      "bash drivers and checks need the run permission, which the daemon drops after start; restart clustd to apply";
+    let driverHost: DriverHost | null = null;
+    if (drivers) {
+      driverHost = new DriverHost(next.drivers, {
+        nodeId: next.node.id,
+        clusterSecret: next.cluster.secret,
+      });
+      if (driverHost.hasPrePromote() !== this.#drivers.hasPrePromote()) {
+        return "adding or removing pre_promote needs a restart";
+      }
+      try {
+        await driverHost.start();
+      } catch (error: unknown) {
+        await driverHost.stop();
+        return `cannot start the new drivers (${
+          error instanceof Error ? error.message : error
+        }): ${hint}`;
+      }
+    }
+    let checkHost: CheckHost | null = null;
+    if (checks) {
+      checkHost = this.#newCheckHost(next);
+      try {
+        await checkHost.start();
+      } catch (error: unknown) {
+        await checkHost.stop();
+        await driverHost?.stop();
+        return `cannot start the new checks (${
+          error instanceof Error ? error.message : error
+        }): ${hint}`;
+      }
+    }
+    return { drivers: driverHost, checks: checkHost };
   }
 
   /**
