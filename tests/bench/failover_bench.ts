@@ -497,6 +497,10 @@ if (import.meta.main) {
   const tools = toolAt >= 0
     ? [Deno.args[toolAt + 1] ?? ""]
     : ["keepalived", "clustd"];
+  const intervalAt = Deno.args.indexOf("--interval");
+  const intervalsMs = intervalAt >= 0
+    ? [Number(Deno.args[intervalAt + 1])]
+    : undefined;
   if (!Number.isInteger(runs) || runs < 1 || runs > 1000) {
     console.error(
       "Usage: failover_bench.ts [--runs N (1..1000)] [--quick] [--tool keepalived|clustd] [--interval MS] [--verbose]",
