@@ -158,7 +158,11 @@ export function onPreVoteResponse(
   message: PreVoteResponseMessage,
 ): void {
   if (message.term > s.term && !message.granted) {
-    becomeFollower(s, message.term, null, "higher_term_pre_vote", true);
+    // Refused inside a lease: a newer leader existed; keep the timer, so we
+    // ask again at once with the newer term (granted when its lease ends).
+    // Any other refusal means a newer campaign is under way: let it finish.
+    const leaseOnly = message.reason === "leader_alive";
+    becomeFollower(s, message.term, null, "higher_term_pre_vote", leaseOnly);
     return;
   }
   if (s.state !== "pre_candidate" || message.proposedTerm !== s.term + 1) {

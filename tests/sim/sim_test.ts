@@ -119,3 +119,17 @@ Deno.test("a violation line names the seed, the check and how to replay it", () 
   );
   assert.equal(lines.at(-1), `sim: 10 schedules, ${count} violations`);
 });
+
+Deno.test("seeds that once found a liveness or safety bug stay clean", () => {
+  // Each was a real finding: split votes after a lost last heartbeat, a
+  // candidate unseating a just-elected leader, total state_dir loss.
+  const regressions = [154, 197, 5141, 5986, 104456, 202602, 219055, 245498];
+  for (const seed of regressions) {
+    const result = runSchedule({ seed });
+    assert.equal(
+      result.violation,
+      null,
+      `seed ${seed}: ${result.violation?.message}`,
+    );
+  }
+});
