@@ -48,6 +48,8 @@ interface Node {
   logPath: string;
   child: Deno.ChildProcess | null;
   stopped: boolean;
+  /** Wall-clock ms of the latest start. */
+  startedAtMs: number;
   /** "daemon: started" lines seen in the log before the current start. */
   startsBefore: number;
 }
@@ -133,6 +135,7 @@ export class FaultCluster {
         logPath: `${this.dir}/${host.name}.log`,
         child: null,
         stopped: false,
+        startedAtMs: 0,
         startsBefore: 0,
       };
       Deno.writeTextFileSync(
@@ -230,7 +233,7 @@ drivers:
     ], { cwd: ROOT, env: { DEBUG: "clustd:election", NO_COLOR: "1" } });
     node.child = child;
     node.stopped = false;
-    this.#record(name, "start");
+    node.startedAtMs = this.#record(name, "start");
   }
 
   /** Starts every node that is not running. */
@@ -329,11 +332,13 @@ drivers:
     return parseHookLog(Deno.readTextFileSync(this.hookLogPath));
   }
 
-  /** The node whose last hook line is an unanswered promote, if exactly one. */
+  /** The running node whose last hook line (this life) is a promote, if exactly one. */
   currentMaster(): string | null {
     const open = new Set<string>();
     for (const line of this.hooks()) {
-      if (line.event === "promote") open.add(line.node);
+      // A promote of an earlier life of a restarted node says nothing now.
+      const life = this.#node(line.node).startedAtMs;
+      if (line.event === "promote" && line.atMs >= life) open.add(line.node);
       else open.delete(line.node);
     }
     const running = [...open].filter((n) => this.running(n));

@@ -251,7 +251,7 @@ Deno.test({
         h.event === "promote"
       );
       assert.equal(promotes.length, 1, report(cluster, "one promotion"));
-      assert.equal(cluster.currentMaster(), master);
+      assert.equal(cluster.currentMaster(), master, report(cluster, "moved"));
     }),
 });
 
