@@ -166,6 +166,8 @@ interface Timing {
   failoverTimeoutMs: number;
   /** Wait after restoring the faulted host before the next round. */
   settleMs: number;
+  /** Heartbeat or advert interval: faults land at a random phase within it. */
+  intervalMs: number;
 }
 
 /** Drives rounds against one cluster and keeps its hook-log view. */
@@ -254,6 +256,9 @@ class Runner {
   /** One fault on the current master; returns fault → new promote in ms. */
   async round(scenario: Scenario): Promise<number> {
     const old = await this.stableMaster();
+    // A random phase: rounds paced by fixed sleeps would otherwise hit the
+    // heartbeat cycle at the same point every time and bias the samples.
+    await sleep(Math.random() * this.timing.intervalMs);
     const before = this.lines().length;
     const faultAtMs = await this.#inject(old, scenario);
     const promote = await this.waitFor(
@@ -372,6 +377,7 @@ export function measureKeepalived(
       timing: {
         failoverTimeoutMs: 5 * advertIntMs + 3000,
         settleMs: 4 * advertIntMs + 300,
+        intervalMs: advertIntMs,
       },
       setting: `advert_int ${advertIntMs / 1000} s`,
     }),
@@ -396,6 +402,7 @@ export function measureClustd(
       timing: {
         failoverTimeoutMs: 4 * electionTimeoutMs + 3000,
         settleMs: electionTimeoutMs + 2 * heartbeatMs + 1000,
+        intervalMs: heartbeatMs,
       },
       setting: `heartbeat ${heartbeatMs} ms, E ${electionTimeoutMs} ms`,
     }),
