@@ -7,7 +7,14 @@
 import type { Config } from "../config/types.ts";
 import { connectChannel } from "../mesh/client.ts";
 import type { SecureChannel } from "../mesh/mesh.ts";
-import { EXIT_FAILURE, EXIT_OK, stringFlag } from "./_command.ts";
+import {
+  type Command,
+  EXIT_FAILURE,
+  EXIT_OK,
+  parseCommandArgs,
+  stringFlag,
+  usageError,
+} from "./_command.ts";
 import type { FlagValues } from "./_command.ts";
 import { loadConfigOrReport } from "./_config.ts";
 
@@ -114,4 +121,31 @@ export function checkNodeFlag(node: string | undefined): string | null {
     // Reported below.
   }
   return `--node must be a ws:// or wss:// URL, not ${JSON.stringify(node)}`;
+}
+
+/** A command that sends `{type: name}` to a daemon (drain, undrain). */
+export function simpleControlCommand(
+  name: "drain" | "undrain",
+  summary: string,
+  description: string,
+): Command {
+  return {
+    name,
+    summary,
+    usage: `Usage: clustd ${name} [--node URL]
+
+${description}
+
+Options:
+  --node URL    Talk to the daemon at URL instead of the local one`,
+    async run(args) {
+      const parsed = parseCommandArgs(this, args, {
+        options: { node: { type: "string" } },
+      });
+      if (typeof parsed === "number") return parsed;
+      const bad = checkNodeFlag(stringFlag(parsed.values, "node"));
+      if (bad !== null) return usageError(this, bad);
+      return await runControlCommand(parsed.values, { type: name });
+    },
+  };
 }
