@@ -6,14 +6,8 @@
  */
 
 import type { Config } from "../config/types.ts";
-import { clusterDescription } from "../config/fingerprint.ts";
 import { Election } from "../election/election.ts";
-import type {
-  Command,
-  Effect,
-  ElectionOptions,
-  Input,
-} from "../election/types.ts";
+import type { Command, Effect, Input } from "../election/types.ts";
 import { parseMessage } from "../election/types.ts";
 import { handleProbe } from "../http/handler.ts";
 import { type MetricFamily, renderMetrics } from "../http/metrics.ts";
@@ -30,7 +24,8 @@ import {
   daemonFamilies,
 } from "./snapshot.ts";
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
-import { planReload } from "./reload.ts";
+import { planReload, startReplacements } from "./reload.ts";
+import { electionOptions, meshOptions } from "./_options.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
 /** Longest the daemon waits for a handover on SIGTERM before exiting anyway. */
@@ -84,7 +79,11 @@ export class Daemon {
       nodeId: config.node.id,
       clusterSecret: config.cluster.secret,
     });
-    this.#election = new Election(this.#electionOptions(persisted));
+    this.#election = new Election(electionOptions(config, {
+      persisted,
+      startMs: this.#startMs,
+      prePromote: this.#drivers.hasPrePromote(),
+    }));
     await this.#drivers.start();
     this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
@@ -96,19 +95,7 @@ export class Daemon {
     if (this.#options.revokePermissions !== false) {
       await this.#dropPermissions();
     }
-    this.#mesh = new Mesh({
-      selfId: config.node.id,
-      peers: config.cluster.peers.map((p) => ({ id: p.id, url: p.url })),
-      secret: config.cluster.secret,
-      ...(config.cluster.driverToken
-        ? { driverToken: config.cluster.driverToken }
-        : {}),
-      clusterDescription: clusterDescription(config),
-      heartbeatMs: config.cluster.heartbeatMs,
-      peerTimeoutMs: config.cluster.electionTimeoutMs,
-      reconnectMaxMs: Math.max(100, Math.min(2000, config.cluster.heartbeatMs)),
-      nowMs: monotonicMs,
-    });
+    this.#mesh = new Mesh(meshOptions(config));
     this.#control = new ControlServer({
       config,
       status: () => this.snapshot(),
@@ -150,35 +137,6 @@ export class Daemon {
       },
     });
     return host;
-  }
-
-  #electionOptions(
-    persisted: { term: number; votedFor: string | null } | null,
-  ): ElectionOptions {
-    const { node, cluster } = this.#config;
-    return {
-      selfId: node.id,
-      members: [
-        { id: node.id, role: node.role, priority: node.priority },
-        ...cluster.peers.map((p) => ({
-          id: p.id,
-          role: p.role,
-          priority: p.priority,
-        })),
-      ],
-      heartbeatMs: cluster.heartbeatMs,
-      electionTimeoutMs: cluster.electionTimeoutMs,
-      leaseMs: cluster.leaseMs,
-      rankDelayMs: cluster.rankDelayMs,
-      minHoldMs: cluster.minHoldMs,
-      preempt: cluster.preempt,
-      preemptDelayMs: cluster.preemptDelayMs,
-      twoNode: cluster.twoNode,
-      prePromote: this.#drivers.hasPrePromote(),
-      seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 1,
-      persisted,
-      startMs: this.#startMs,
-    };
   }
 
   async #dropPermissions(): Promise<void> {
@@ -398,11 +356,12 @@ export class Daemon {
     if (plan.refused.length > 0) {
       return { ok: false, message: plan.refused.join("; ") };
     }
-    const started = await this.#startReplacements(
-      next,
-      plan.drivers,
-      plan.checks,
-    );
+    const started = await startReplacements(next, {
+      drivers: plan.drivers,
+      checks: plan.checks,
+      prePromote: this.#drivers.hasPrePromote(),
+      newCheckHost: (config) => this.#newCheckHost(config),
+    });
     if (typeof started === "string") return { ok: false, message: started };
     const applied: string[] = [];
     if (plan.log) {
@@ -446,49 +405,6 @@ export class Daemon {
         ? "nothing changed"
         : `reloaded ${applied.join(", ")}`,
     };
-  }
-
-  async #startReplacements(
-    next: Config,
-    drivers: boolean,
-    checks: boolean,
-  ): Promise<
-    { drivers: DriverHost | null; checks: CheckHost | null } | string
-  > {
-    const hint =
-      "bash drivers and checks need the run permission, which the daemon drops after start; restart clustd to apply";
-    let driverHost: DriverHost | null = null;
-    if (drivers) {
-      driverHost = new DriverHost(next.drivers, {
-        nodeId: next.node.id,
-        clusterSecret: next.cluster.secret,
-      });
-      if (driverHost.hasPrePromote() !== this.#drivers.hasPrePromote()) {
-        return "adding or removing pre_promote needs a restart";
-      }
-      try {
-        await driverHost.start();
-      } catch (error: unknown) {
-        await driverHost.stop();
-        return `cannot start the new drivers (${
-          error instanceof Error ? error.message : error
-        }): ${hint}`;
-      }
-    }
-    let checkHost: CheckHost | null = null;
-    if (checks) {
-      checkHost = this.#newCheckHost(next);
-      try {
-        await checkHost.start();
-      } catch (error: unknown) {
-        await checkHost.stop();
-        await driverHost?.stop();
-        return `cannot start the new checks (${
-          error instanceof Error ? error.message : error
-        }): ${hint}`;
-      }
-    }
-    return { drivers: driverHost, checks: checkHost };
   }
 
   /**

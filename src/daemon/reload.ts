@@ -6,6 +6,8 @@
  */
 
 import type { Config } from "../config/types.ts";
+import type { CheckHost } from "./check_host.ts";
+import { DriverHost } from "./driver_host.ts";
 
 /** The outcome of comparing two configs. */
 export interface ReloadPlan {
@@ -62,4 +64,56 @@ export function planReload(current: Config, next: Config): ReloadPlan {
     drivers: !same(current.drivers, next.drivers),
     checks: !same(current.checks, next.checks),
   };
+}
+
+const RESTART_HINT =
+  "bash drivers and checks need the run permission, which the daemon drops after start; restart clustd to apply";
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Starts the replacement driver and check hosts a reload needs, before
+ * anything is swapped; returns them, or why they cannot start (then nothing
+ * was left running).
+ */
+export async function startReplacements(
+  next: Config,
+  options: {
+    drivers: boolean;
+    checks: boolean;
+    prePromote: boolean;
+    newCheckHost: (config: Config) => CheckHost;
+  },
+): Promise<{ drivers: DriverHost | null; checks: CheckHost | null } | string> {
+  let driverHost: DriverHost | null = null;
+  if (options.drivers) {
+    driverHost = new DriverHost(next.drivers, {
+      nodeId: next.node.id,
+      clusterSecret: next.cluster.secret,
+    });
+    // The core was built knowing whether a pre_promote veto exists.
+    if (driverHost.hasPrePromote() !== options.prePromote) {
+      return "adding or removing pre_promote needs a restart";
+    }
+    try {
+      await driverHost.start();
+    } catch (error: unknown) {
+      await driverHost.stop();
+      return `cannot start the new drivers (${reason(error)}): ${RESTART_HINT}`;
+    }
+  }
+  let checkHost: CheckHost | null = null;
+  if (options.checks) {
+    checkHost = options.newCheckHost(next);
+    try {
+      await checkHost.start();
+    } catch (error: unknown) {
+      await checkHost.stop();
+      await driverHost?.stop();
+      return `cannot start the new checks (${reason(error)}): ${RESTART_HINT}`;
+    }
+  }
+  return { drivers: driverHost, checks: checkHost };
 }
