@@ -1,0 +1,71 @@
+/**
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover]`:
+ * every benchmark, printed as markdown tables for the README. Real timings,
+ * real processes; the failover part needs root (network namespaces) and
+ * keepalived. Bounded: each part stops by itself.
+ */
+
+import { parseArgs } from "node:util";
+import { failoverBench } from "./failover_bench.ts";
+import { footprintBench } from "./footprint_bench.ts";
+import { meshBench } from "./mesh_bench.ts";
+
+const USAGE =
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover]";
+
+async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: args[0] === "--" ? args.slice(1) : args,
+      options: {
+        runs: { type: "string" },
+        quick: { type: "boolean" },
+        only: { type: "string", multiple: true },
+      },
+      strict: true,
+    }));
+  } catch (error: unknown) {
+    console.error(
+      `bench: ${
+        error instanceof Error ? error.message.split(". ")[0] : error
+      }\n${USAGE}`,
+    );
+    return 2;
+  }
+  const runs = Number(values.runs ?? "30");
+  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) {
+    console.error(`bench: --runs must be an integer from 1 to 1000\n${USAGE}`);
+    return 2;
+  }
+  const only = values.only ?? ["mesh", "footprint", "failover"];
+  const machine =
+    `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
+  console.log(
+    `# clustd benchmarks (${new Date().toISOString()}, ${machine})\n`,
+  );
+  if (only.includes("mesh")) {
+    console.log("## Mesh\n");
+    console.log((await meshBench()).join("\n") + "\n");
+  }
+  if (only.includes("footprint")) {
+    console.log(
+      "## Idle footprint and cold start (default timings, loopback)\n",
+    );
+    console.log(
+      (await footprintBench(values.quick ? [3] : [3, 5, 25])).join("\n") + "\n",
+    );
+  }
+  if (only.includes("failover")) {
+    console.log(
+      `## Failover (3 nodes in network namespaces, ${runs} runs each)\n`,
+    );
+    console.log(
+      (await failoverBench({ runs, quick: values.quick === true })).join("\n") +
+        "\n",
+    );
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
