@@ -85,8 +85,8 @@ const END_EVENTS = new Set(["demote", "fault", "stop"]);
 /**
  * Counts pairs of hosts that were master at the same instant, within
  * [fromMs, toMs). A master interval runs from its promote line to its next
- * demote/fault/stop line or its death; a frozen host with a lease stops
- * acting as master when the lease runs out (clustd checks it before acting).
+ * demote/fault/stop line or its death. A frozen host with a lease stops at
+ * the freeze; one without (keepalived) stays master and resumes as master.
  */
 export function countDualMasters(
   lines: readonly HookLine[],
@@ -106,27 +106,22 @@ export function countDualMasters(
       })),
       ...outages.filter((o) => o.host === host),
     ].sort((a, b) => a.atMs - b.atMs);
-    let open: { from: number; cap: number } | null = null;
+    let open: number | null = null;
     const close = (at: number) => {
-      if (open !== null) {
-        intervals.push({
-          node: host,
-          from: open.from,
-          to: Math.min(at, open.cap),
-        });
-      }
+      if (open !== null) intervals.push({ node: host, from: open, to: at });
       open = null;
     };
     for (const e of events) {
       if (e.kind === "promote") {
         close(e.atMs);
-        open = { from: e.atMs, cap: Infinity };
+        open = e.atMs;
       } else if (END_EVENTS.has(e.kind) || e.kind === "gone") {
         close(e.atMs);
-      } else if (
-        e.kind === "frozen" && open !== null && options.leaseMs !== null
-      ) {
-        open.cap = Math.min(open.cap, e.atMs + options.leaseMs);
+      } else if (e.kind === "frozen" && options.leaseMs !== null) {
+        // Frozen, it acts on nothing; on resume it checks its lease before
+        // acting (DESIGN §1.3). Its exact lease end (last acked round + L)
+        // is not visible from outside, and freeze + L would over-count.
+        close(e.atMs);
       }
     }
     close(Infinity);
