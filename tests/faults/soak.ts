@@ -9,6 +9,8 @@
  *
  * Bounded: stops starting rounds at M minutes. Tears everything down on exit,
  * also on failure and Ctrl-C; with --keep (or after a violation) the logs stay.
+ * Daemons are started from this checkout's src/ at every restart: run long
+ * soaks from a clean worktree so edits in progress are not what restarts.
  */
 import { topologySupported } from "../netns/_topology.ts";
 import { check, type CheckReport, livenessBoundMs } from "./_checker.ts";
@@ -129,8 +131,25 @@ async function soak(args: SoakArgs): Promise<number> {
       });
     let rounds = 0;
     let seen = 0;
-    while (Date.now() < deadlineMs && rounds < ROUNDS_MAX) {
-      await nemesis.round();
+    let aborted: string | null = null;
+    // SIGTERM/SIGHUP end the run after the current round, with the summary
+    // and the teardown (Ctrl-C is handled by the topology itself).
+    const stopSignals: Deno.Signal[] = ["SIGTERM", "SIGHUP"];
+    const onStop = () => {
+      aborted = "stopped by a signal";
+    };
+    for (const signal of stopSignals) Deno.addSignalListener(signal, onStop);
+    while (
+      Date.now() < deadlineMs && rounds < ROUNDS_MAX && aborted === null
+    ) {
+      try {
+        await nemesis.round();
+      } catch (error: unknown) {
+        // A harness fault (a daemon that cannot start, a failed nft call):
+        // judge what ran so far, then fail the run without a stack trace.
+        aborted = error instanceof Error ? error.message : String(error);
+        break;
+      }
       rounds++;
       const result = judge();
       for (const violation of result.violations.slice(seen)) {
@@ -138,12 +157,17 @@ async function soak(args: SoakArgs): Promise<number> {
       }
       seen = result.violations.length;
     }
+    for (const signal of stopSignals) Deno.removeSignalListener(signal, onStop);
     const result = judge();
     violated = result.violations.length > 0;
     for (const violation of result.violations) {
       console.log(`VIOLATION: ${violation}`);
     }
     console.log(summary(args, nemesis, result, Date.now() - startMs, rounds));
+    if (aborted !== null) {
+      console.log(`soak: ABORTED after ${rounds} rounds: ${aborted}`);
+      violated = true;
+    }
   } finally {
     const keep = args.keep || violated;
     if (keep) console.log(`soak: logs kept in ${cluster.dir}`);
