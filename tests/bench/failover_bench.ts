@@ -453,7 +453,7 @@ export function formatTable(results: readonly Measurement[]): string[] {
 /**
  * The whole benchmark. `quick`: only the fast settings (keepalived 0.1 s,
  * clustd heartbeat 100 ms). Full: keepalived advert_int 1 s, 1.5 s and 0.1 s;
- * clustd at the defaults (1500/3000) and at heartbeat 100 ms.
+ * clustd at the defaults (1500/3000), at heartbeat 1000 ms and 100 ms.
  */
 export async function failoverBench(
   options: {
@@ -461,6 +461,8 @@ export async function failoverBench(
     quick: boolean;
     verbose?: boolean;
     tools?: readonly string[];
+    /** Only these intervals (keepalived advert_int / clustd heartbeat), in ms. */
+    intervalsMs?: readonly number[];
   },
 ): Promise<string[]> {
   const tools = options.tools ?? ["keepalived", "clustd"];
@@ -476,11 +478,17 @@ export async function failoverBench(
     : fast
     ? [100]
     : [1000, 1500, 100];
-  const clustdMs = !tools.includes("clustd") ? [] : fast ? [100] : [1500, 100];
-  for (const advertIntMs of keepalivedMs) {
+  const clustdMs = !tools.includes("clustd")
+    ? []
+    : fast
+    ? [100]
+    : [1500, 1000, 100];
+  const wanted = (ms: number) =>
+    options.intervalsMs === undefined || options.intervalsMs.includes(ms);
+  for (const advertIntMs of keepalivedMs.filter(wanted)) {
     results.push(...await measureKeepalived(advertIntMs, measureOptions));
   }
-  for (const heartbeatMs of clustdMs) {
+  for (const heartbeatMs of clustdMs.filter(wanted)) {
     results.push(...await measureClustd(heartbeatMs, measureOptions));
   }
   const rows = formatTable(results);
