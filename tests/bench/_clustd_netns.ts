@@ -8,6 +8,7 @@
  *
  * Owns its temp dir and the processes it started; kills only those, by PID.
  */
+import { daemonFlags } from "../../tools/flags.ts";
 import type { Host, Topology } from "../netns/_topology.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -155,7 +156,12 @@ drivers:
     if (node.child !== null) throw new Error(`clustd on ${host} already runs`);
     const child = this.#topology.spawn(node.host, [
       Deno.execPath(),
-      ...["run", "-q", "-P=clustd", MAIN, "run", "--config", node.configPath],
+      "run",
+      ...daemonFlags(),
+      MAIN,
+      "run",
+      "--config",
+      node.configPath,
     ], {
       cwd: ROOT,
       env: { DEBUG: "clustd:election", NO_COLOR: "1" },
