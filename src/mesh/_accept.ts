@@ -22,6 +22,7 @@ export function serverHandshake(
   policy: AcceptPolicy,
 ): ServerHandshake {
   return new ServerHandshake({
+    pathKind,
     selfId: policy.selfId,
     description: policy.description,
     // The PSK is chosen by the kind the path names, so a driver token can

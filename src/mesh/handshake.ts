@@ -226,6 +226,8 @@ export interface ServerHandshakeOptions {
   pskFor: (kind: ChannelKind) => Uint8Array | undefined;
   /** Returns a refusal message when `id` may not open a `kind` channel. */
   checkClient: (kind: ChannelKind, id: string) => string | undefined;
+  /** The kind whose path this connection arrived on, for refusal messages. */
+  pathKind?: ChannelKind;
   version?: number;
 }
 
@@ -292,8 +294,11 @@ export class ServerHandshake {
     }
     const psk = this.#options.pskFor(kind);
     if (psk === undefined) {
-      const text = `${kind} channels are not served by this node` +
-        (kind === "driver" ? " (no driver token is configured)" : "");
+      const path = this.#options.pathKind;
+      const text = path !== undefined && path !== kind
+        ? `a ${kind} hello on the ${path} path: ${kind} channels connect to /clustd/v1/${kind}`
+        : `${kind} channels are not served by this node` +
+          (kind === "driver" ? " (no driver token is configured)" : "");
       return fail("kind", text, refusal("kind", text));
     }
     const refused = this.#options.checkClient(kind, clientId);
