@@ -21,6 +21,7 @@ import {
   type ServerHandshake,
 } from "./handshake.ts";
 import type { MeshCounters } from "./metrics.ts";
+import type { WsClient } from "./_ws_client.ts";
 
 /** Default time a handshake may take before the connection is closed. */
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5000;
@@ -54,7 +55,8 @@ export interface SecureChannel {
 
 /** Construction options of one connection. */
 export interface ConnectionOptions {
-  socket: WebSocket;
+  /** Deno's WebSocket (accepted side) or the mesh's own client (dialing). */
+  socket: WebSocket | WsClient;
   handshake: ClientHandshake | ServerHandshake;
   direction: "outbound" | "inbound";
   kind: ChannelKind;

@@ -13,6 +13,7 @@ import {
 } from "./channel.ts";
 import { type ChannelKind, ClientHandshake } from "./handshake.ts";
 import { MeshCounters } from "./metrics.ts";
+import { WsClient } from "./_ws_client.ts";
 
 export type { SecureChannel } from "./channel.ts";
 
@@ -59,7 +60,8 @@ export function openConnection(
     target.pathname = channelPath(options.kind);
   }
   return new Connection({
-    socket: new WebSocket(target.href),
+    // Our own client, not Deno's WebSocket: it sets TCP_NODELAY (see there).
+    socket: new WsClient(target.href),
     handshake,
     direction: "outbound",
     kind: options.kind,

@@ -1,0 +1,445 @@
+/**
+ * The mesh's dialing WebSocket: a minimal RFC 6455 client over
+ * `Deno.connect` with TCP_NODELAY set. Deno's built-in `WebSocket` leaves
+ * Nagle's algorithm on, so a small frame sent behind an unacknowledged one
+ * waits for the peer's delayed ACK (15-45 ms on loopback), which delays
+ * votes during a failover. Implements exactly the part of the browser
+ * `WebSocket` interface that `channel.ts` uses, with the same events.
+ * Owns one TCP (or TLS) connection; never lets a network fault escape as
+ * an exception or an unhandled rejection, and never buffers without bound.
+ */
+
+import { FRAME_BYTES_MAX } from "./frame.ts";
+import {
+  acceptKey,
+  base64,
+  checkHandshakeResponse,
+  CLOSE_REASON_BYTES_MAX,
+  concat,
+  encodeClose,
+  encodeFrame,
+  handshakeRequest,
+  headEnd,
+  isSendableCloseCode,
+  OPCODE,
+  type WireProblem,
+} from "./_ws_codec.ts";
+import {
+  MessageReader,
+  READ_CHUNK_BYTES,
+  ReceiveBuffer,
+  type WireItem,
+} from "./_ws_reader.ts";
+
+/**
+ * Largest message accepted: the mesh's frame limit plus slack, so that the
+ * channel still sees, counts and names a slightly oversized frame itself.
+ */
+export const WS_MESSAGE_BYTES_MAX_DEFAULT = FRAME_BYTES_MAX + 16 * 1024;
+/** Time from construction to an open socket before giving up. */
+export const WS_OPEN_TIMEOUT_MS_DEFAULT = 10_000;
+/** Time to wait for the peer's close frame (and for writes to drain). */
+export const WS_CLOSE_WAIT_MS_DEFAULT = 1000;
+/** Bytes queued for the socket before the connection is failed. */
+export const WS_SEND_QUEUE_BYTES_MAX = 16 * 1024 * 1024;
+const HANDSHAKE_RESPONSE_BYTES_MAX = 16 * 1024;
+
+/** Options of `WsClient`; the defaults suit the mesh. */
+export interface WsClientOptions {
+  /** Refuse (close with 1009) a message larger than this many bytes. */
+  messageBytesMax?: number;
+  openTimeoutMs?: number;
+  closeWaitMs?: number;
+  /** Extra PEM root certificates for `wss:`. */
+  caCerts?: string[];
+}
+
+interface CloseInfo {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+}
+
+/** A WebSocket client with Nagle's algorithm off; see the module comment. */
+export class WsClient {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly url: string;
+  binaryType: BinaryType = "blob";
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  #state: number = WsClient.CONNECTING;
+  #o: Required<Omit<WsClientOptions, "caCerts">> & { caCerts?: string[] };
+  #conn: Deno.Conn | undefined;
+  #abort = new AbortController();
+  #closeInfo: CloseInfo | undefined;
+  #error: string | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #sendQueue: Uint8Array[] = [];
+  #sendQueueBytes = 0;
+  #writing: Promise<void> | undefined;
+  // Owned here so the lifecycle has one awaited root; it never rejects.
+  readonly #lifecycle: Promise<void>;
+
+  /** Starts connecting to `url` (`ws:`, `wss:`, `http:` or `https:`). */
+  constructor(url: string | URL, options: WsClientOptions = {}) {
+    const target = new URL(url);
+    if (target.protocol === "http:") target.protocol = "ws:";
+    if (target.protocol === "https:") target.protocol = "wss:";
+    if (target.protocol !== "ws:" && target.protocol !== "wss:") {
+      throw new DOMException(
+        `Only ws: and wss: URLs are supported, got "${target.protocol}"`,
+        "SyntaxError",
+      );
+    }
+    if (target.hash !== "") {
+      throw new DOMException("A WebSocket URL has no fragment", "SyntaxError");
+    }
+    this.url = target.href;
+    this.#o = {
+      messageBytesMax: options.messageBytesMax ?? WS_MESSAGE_BYTES_MAX_DEFAULT,
+      openTimeoutMs: options.openTimeoutMs ?? WS_OPEN_TIMEOUT_MS_DEFAULT,
+      closeWaitMs: options.closeWaitMs ?? WS_CLOSE_WAIT_MS_DEFAULT,
+      ...(options.caCerts === undefined ? {} : { caCerts: options.caCerts }),
+    };
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#failConnecting(
+        `no WebSocket connection to ${this.url} within ${this.#o.openTimeoutMs} ms`,
+      );
+    }, this.#o.openTimeoutMs);
+    this.#lifecycle = this.#run(target);
+  }
+
+  /** `CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
+  get readyState(): number {
+    return this.#state;
+  }
+
+  /** Resolves once the socket is closed and its close event dispatched. */
+  get finished(): Promise<void> {
+    return this.#lifecycle;
+  }
+
+  /** Sends a text (string) or binary message; dropped once closing. */
+  send(data: string | Uint8Array | ArrayBuffer): void {
+    if (this.#state === WsClient.CONNECTING) {
+      throw new DOMException("The WebSocket is not open", "InvalidStateError");
+    }
+    if (this.#state !== WsClient.OPEN) return;
+    const payload = typeof data === "string"
+      ? new TextEncoder().encode(data)
+      : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : data;
+    this.#enqueue(
+      typeof data === "string" ? OPCODE.text : OPCODE.binary,
+      payload,
+    );
+  }
+
+  /** Starts the closing handshake (idempotent). */
+  close(code?: number, reason = ""): void {
+    if (code !== undefined && !isSendableCloseCode(code)) {
+      throw new DOMException(
+        `The close code must be 1000-1003, 1007-1014 or 3000-4999, got ${code}`,
+        "InvalidAccessError",
+      );
+    }
+    if (new TextEncoder().encode(reason).length > CLOSE_REASON_BYTES_MAX) {
+      throw new DOMException(
+        `The close reason must be at most ${CLOSE_REASON_BYTES_MAX} bytes`,
+        "SyntaxError",
+      );
+    }
+    if (this.#state === WsClient.CONNECTING) {
+      this.#failConnecting("the WebSocket was closed before it opened");
+    } else if (this.#state === WsClient.OPEN) {
+      this.#startClosing(code, reason);
+    }
+  }
+
+  async #run(target: URL): Promise<void> {
+    try {
+      const reader = await this.#open(target);
+      if (this.#state !== WsClient.CONNECTING) return;
+      this.#state = WsClient.OPEN;
+      this.#clearTimer();
+      this.#dispatch(this.onopen, new Event("open"));
+      await this.#readLoop(reader);
+    } catch (error: unknown) {
+      // A read or write failing after we chose to close the conn is
+      // expected: the close is already recorded with its reason.
+      if (this.#closeInfo === undefined) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#recordFailure(`WebSocket to ${this.url} failed: ${message}`);
+      }
+    } finally {
+      await this.#finish();
+    }
+  }
+
+  /** Connects, upgrades, and returns bytes that followed the 101 head. */
+  async #open(target: URL): Promise<MessageReader> {
+    const secure = target.protocol === "wss:";
+    const hostname = target.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = target.port === "" ? (secure ? 443 : 80) : +target.port;
+    const tcp = await Deno.connect({
+      hostname,
+      port,
+      signal: this.#abort.signal,
+    });
+    this.#conn = tcp;
+    this.#assertConnecting();
+    tcp.setNoDelay(true);
+    const conn = secure
+      ? await Deno.startTls(tcp, {
+        hostname,
+        ...(this.#o.caCerts === undefined ? {} : { caCerts: this.#o.caCerts }),
+      })
+      : tcp;
+    this.#assertConnecting();
+    this.#conn = conn;
+    const key = base64(crypto.getRandomValues(new Uint8Array(16)));
+    const expected = await acceptKey(key);
+    this.#assertConnecting();
+    await writeAll(conn, handshakeRequest(target, key));
+    const head = new ReceiveBuffer(HANDSHAKE_RESPONSE_BYTES_MAX);
+    const chunk = new Uint8Array(4096);
+    let end = -1;
+    while (end < 0) {
+      const count = await conn.read(chunk);
+      if (count === null) {
+        throw new Error("the server closed the connection during the upgrade");
+      }
+      if (!head.push(chunk.subarray(0, count))) {
+        throw new Error(
+          `the upgrade response is over ${HANDSHAKE_RESPONSE_BYTES_MAX} bytes`,
+        );
+      }
+      end = headEnd(head.view());
+    }
+    const text = new TextDecoder().decode(head.view().subarray(0, end - 4));
+    const problem = checkHandshakeResponse(text, expected);
+    if (problem !== undefined) throw new Error(problem);
+    const reader = new MessageReader(this.#o.messageBytesMax);
+    reader.push(head.view().subarray(end));
+    return reader;
+  }
+
+  async #readLoop(reader: MessageReader): Promise<void> {
+    const conn = this.#conn!;
+    const chunk = new Uint8Array(READ_CHUNK_BYTES);
+    for (;;) {
+      for (let item = reader.next(); item !== undefined; item = reader.next()) {
+        if (!this.#receive(item)) return;
+      }
+      const count = await conn.read(chunk);
+      if (count === null) {
+        this.#closeInfo ??= { code: 1006, reason: "", wasClean: false };
+        return;
+      }
+      const problem = reader.push(chunk.subarray(0, count));
+      if (problem !== undefined) return void this.#failOpen(problem);
+    }
+  }
+
+  /** Acts on one received item; false once reading should stop. */
+  #receive(item: WireItem): boolean {
+    switch (item.kind) {
+      case "problem":
+        return this.#failOpen(item);
+      case "ping":
+        if (this.#state === WsClient.OPEN) {
+          this.#enqueue(OPCODE.pong, item.payload);
+        }
+        return true;
+      case "pong":
+        return true;
+      case "close":
+        this.#closeInfo ??= {
+          code: item.code,
+          reason: item.reason,
+          wasClean: true,
+        };
+        if (this.#state === WsClient.OPEN) {
+          // The peer started closing: echo its code, then end the connection.
+          this.#state = WsClient.CLOSING;
+          const code = item.code === 1005 ? undefined : item.code;
+          this.#enqueue(OPCODE.close, encodeClose(code, ""));
+        }
+        return false;
+    }
+    // Messages arriving after our close frame are dropped, as browsers do.
+    if (this.#state !== WsClient.OPEN) return true;
+    const data = item.kind === "text"
+      ? item.text
+      : this.binaryType === "blob"
+      ? new Blob([item.bytes])
+      : item.bytes.byteOffset === 0 &&
+          item.bytes.buffer.byteLength === item.bytes.length
+      ? item.bytes.buffer
+      : item.bytes.slice().buffer;
+    this.#dispatch(this.onmessage, new MessageEvent("message", { data }));
+    return true;
+  }
+
+  #startClosing(code: number | undefined, reason: string): void {
+    this.#state = WsClient.CLOSING;
+    this.#enqueue(OPCODE.close, encodeClose(code, reason));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      // The peer never answered our close frame: end it uncleanly.
+      this.#closeInfo ??= { code: 1006, reason: "", wasClean: false };
+      this.#closeConn();
+    }, this.#o.closeWaitMs);
+  }
+
+  /** Fails an open connection for a protocol violation; returns false. */
+  #failOpen(problem: WireProblem): boolean {
+    const message = `WebSocket to ${this.url}: ${problem.message}`;
+    this.#error ??= message;
+    this.#closeInfo ??= {
+      code: problem.code,
+      reason: problem.message.slice(0, CLOSE_REASON_BYTES_MAX),
+      wasClean: false,
+    };
+    if (this.#state === WsClient.OPEN) {
+      this.#state = WsClient.CLOSING;
+      this.#enqueue(
+        OPCODE.close,
+        encodeClose(problem.code, problem.message.slice(0, 60)),
+      );
+    }
+    return false;
+  }
+
+  #failConnecting(message: string): void {
+    if (this.#state !== WsClient.CONNECTING) return;
+    this.#recordFailure(message);
+    this.#state = WsClient.CLOSING;
+    this.#abort.abort();
+    this.#closeConn();
+  }
+
+  #recordFailure(message: string): void {
+    this.#error ??= message;
+    this.#closeInfo ??= { code: 1006, reason: message, wasClean: false };
+  }
+
+  #enqueue(opcode: number, payload: Uint8Array): void {
+    const frame = encodeFrame(
+      opcode,
+      payload,
+      crypto.getRandomValues(new Uint8Array(4)),
+    );
+    if (this.#sendQueueBytes + frame.length > WS_SEND_QUEUE_BYTES_MAX) {
+      this.#recordFailure(
+        `over ${WS_SEND_QUEUE_BYTES_MAX} bytes queued: the peer is not reading`,
+      );
+      this.#state = WsClient.CLOSING;
+      this.#closeConn();
+      return;
+    }
+    this.#sendQueue.push(frame);
+    this.#sendQueueBytes += frame.length;
+    // The first write starts synchronously, so a lone frame leaves now.
+    this.#writing ??= this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#sendQueue.length > 0) {
+        const conn = this.#conn;
+        if (conn === undefined) return;
+        const frames = this.#sendQueue.splice(0);
+        const batch = frames.length === 1 ? frames[0]! : concat(frames);
+        await writeAll(conn, batch);
+        this.#sendQueueBytes -= batch.length;
+      }
+    } catch (error: unknown) {
+      // After we closed the conn on purpose, a failing write is expected.
+      if (this.#closeInfo === undefined) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#recordFailure(`write to ${this.url} failed: ${message}`);
+      }
+      this.#closeConn();
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  /** Drains writes (bounded), closes the conn, dispatches error and close. */
+  async #finish(): Promise<void> {
+    this.#clearTimer();
+    this.#state = WsClient.CLOSING;
+    if (this.#writing !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#o.closeWaitMs);
+      });
+      await Promise.race([this.#writing, late]);
+      clearTimeout(timer);
+    }
+    this.#closeConn();
+    // Closing the conn ends a stuck write; wait so no op outlives us.
+    await this.#writing;
+    this.#state = WsClient.CLOSED;
+    this.#sendQueue = [];
+    const info = this.#closeInfo ?? { code: 1006, reason: "", wasClean: false };
+    if (this.#error !== undefined) {
+      this.#dispatch(
+        this.onerror,
+        new ErrorEvent("error", { message: this.#error }),
+      );
+    }
+    this.#dispatch(this.onclose, new CloseEvent("close", info));
+  }
+
+  #closeConn(): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    if (conn === undefined) return;
+    try {
+      conn.close();
+    } catch (_error: unknown) {
+      // Already closed (TLS upgrade consumed it, or the runtime did): the
+      // goal, a closed conn, holds either way.
+    }
+  }
+
+  #assertConnecting(): void {
+    if (this.#state !== WsClient.CONNECTING) {
+      throw new Error("closed while connecting");
+    }
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #dispatch<E extends Event>(
+    handler: ((event: E) => void) | null,
+    event: E,
+  ): void {
+    if (handler === null) return;
+    try {
+      handler.call(this, event);
+    } catch (error: unknown) {
+      // As for an EventTarget: a throwing listener is reported, not ours.
+      reportError(error);
+    }
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}
