@@ -75,7 +75,13 @@ export function onHeartbeatAck(
     return;
   }
   if (s.state !== "leader" || message.term !== s.term || !message.ok) return;
-  if (s.lease?.ack(message.round, from)) afterLeaseChange(s);
+  if (s.lease?.ack(message.round, from)) {
+    log(s, "debug", "lease_extended", {
+      round: message.round,
+      remainingMs: Math.round(s.lease.untilMs - s.nowMs),
+    });
+    afterLeaseChange(s);
+  }
 }
 
 /** Promotes (or asks pre_promote) once the lease is valid. */

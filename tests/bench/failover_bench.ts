@@ -24,6 +24,8 @@ export const SCENARIOS: readonly Scenario[] = [
   "partition",
 ];
 const POLL_MS = 5;
+/** Extra wait for the first master of a freshly started cluster. */
+const COLD_START_MS = 20_000;
 const FAILURES_IN_A_ROW_MAX = 3;
 
 /** One hook log line: `<ms> <host> <event> <term> <master>`. */
@@ -208,13 +210,19 @@ class Runner {
     return probe();
   }
 
-  /** Waits until exactly one master has held for `settleMs`; returns it. */
-  async stableMaster(): Promise<string> {
+  /**
+   * Waits until exactly one master has held for `settleMs`; returns it.
+   * `extraMs` lengthens the wait (a cold start on a fresh machine).
+   */
+  async stableMaster(extraMs = 0): Promise<string> {
     const { settleMs, failoverTimeoutMs } = this.timing;
     await sleep(settleMs);
     const one = () =>
       this.masters().length === 1 ? this.masters()[0] : undefined;
-    const master = await this.waitFor(one, failoverTimeoutMs + settleMs);
+    const master = await this.waitFor(
+      one,
+      failoverTimeoutMs + settleMs + extraMs,
+    );
     if (master === undefined) {
       throw new Error(`no single master: [${this.masters().join(", ")}]`);
     }
@@ -305,6 +313,9 @@ async function measure(
     cluster = made.cluster;
     const runner = new Runner(cluster, topology, made.timing);
     for (const h of cluster.hosts) runner.start(h);
+    // The first start may be a cold one (module cache, a loaded CI box): give
+    // it longer once; a cluster that still has no master fails the rounds.
+    await runner.stableMaster(COLD_START_MS).catch(() => undefined);
     for (const scenario of options.scenarios) {
       const result: Measurement = {
         tool: cluster.tool,

@@ -297,6 +297,24 @@ ${checks}`;
 }
 
 /**
+ * The wall-clock end of the last lease `term`'s leader believed it held, from
+ * its `lease_extended` debug lines (line time + remainingMs); null if none.
+ * This is the instant after which that node may no longer act as master.
+ */
+export function leaseEndMs(log: string, term: number): number | null {
+  let end: number | null = null;
+  const pattern =
+    /^(\S+) DEBUG election: lease_extended term=(\d+) .*remainingMs=(-?\d+)/;
+  for (const line of log.split("\n")) {
+    const match = pattern.exec(line);
+    if (match === null || Number(match[2]) !== term) continue;
+    const until = Date.parse(match[1]!) + Number(match[3]);
+    if (end === null || until > end) end = until;
+  }
+  return end;
+}
+
+/**
  * Master intervals from the hook log: [promote, next demote of that node or
  * `ends[node]` (kill time) or +∞). Returns the overlapping pairs.
  */

@@ -7,11 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { overlaps, sleep, TestCluster } from "./_cluster.ts";
+import { leaseEndMs, overlaps, sleep, TestCluster } from "./_cluster.ts";
 
 const H = 100;
 const E = 400;
 const DELTA = 10;
+/** The default lease, 0.9 × E. */
+const L = 0.9 * E;
+/** Log lines carry the wall clock; the lease runs on the monotonic one. */
+const CLOCK_SLACK_MS = 20;
 /** Slack for process scheduling, Worker start and hook spawn on a busy 2-core CI box. */
 const LIVENESS_MARGIN_MS = 2500;
 const COLD_START_MS = 15_000;
@@ -210,8 +214,21 @@ Deno.test("SIGSTOP of the master beyond E: a new master meanwhile, the old demot
     await sleep(1000);
     const oldPromotes = cluster.promotes().filter((h) => h.node === old.node);
     assert.equal(oldPromotes.length, 1, "old master never promotes again");
-    // While stopped, the old master's lease (< E) bounds how long it could act.
-    const ends = new Map([[old.node, [stoppedAt + E]]]);
+    // While stopped, the old master could act only until the lease it held
+    // ran out: read that instant from its own log, check that it lies within
+    // L of the stop (the last lease round was sent before it), and check that
+    // the new master promoted only after it.
+    const leaseEnd = leaseEndMs(cluster.logOf(old.node), old.term);
+    assert.ok(leaseEnd !== null, "old master logged its lease");
+    assert.ok(
+      leaseEnd <= stoppedAt + L + CLOCK_SLACK_MS,
+      `lease end ${leaseEnd - stoppedAt} ms after SIGSTOP, L is ${L} ms`,
+    );
+    console.log(
+      `SIGSTOP: old lease ran out ${leaseEnd - stoppedAt} ms after the stop, ` +
+        `new master promoted ${after[1]!.atMs - stoppedAt} ms after it`,
+    );
+    const ends = new Map([[old.node, [leaseEnd]]]);
     assert.deepEqual(overlaps(cluster.hooks(), ends), []);
   } finally {
     await cluster.close();
