@@ -4,8 +4,16 @@
  * and are listed in commands.ts. Never exits the process (main.ts does).
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { configureLogging } from "../log.ts";
+import {
+  ArgsError,
+  type FlagOptions,
+  type FlagValues,
+  type ParsedArgs,
+  parseFlags,
+} from "./_args.ts";
+
+export type { FlagValues, ParsedArgs } from "./_args.ts";
 
 /** A subcommand of `clustd`. */
 export interface Command {
@@ -31,7 +39,7 @@ export const GLOBAL_OPTIONS = {
   config: { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
-} as const satisfies ParseArgsConfig["options"];
+} as const satisfies FlagOptions;
 
 /** Help lines for GLOBAL_OPTIONS, appended to every command's usage. */
 export const GLOBAL_OPTIONS_HELP = `Global options:
@@ -39,21 +47,9 @@ export const GLOBAL_OPTIONS_HELP = `Global options:
   --log-format FORMAT  Log line format on stderr: "text" (default) or "json"
   -h, --help           Show this help`;
 
-/** Parsed flag values (strings, booleans, or lists for `multiple` flags). */
-export type FlagValues = Record<
-  string,
-  string | boolean | (string | boolean)[] | undefined
->;
-
-/** Result of a successful parse. */
-export interface ParsedArgs {
-  values: FlagValues;
-  positionals: string[];
-}
-
 /** Flag spec for `parseCommandArgs`. */
 export interface FlagSpec {
-  options?: ParseArgsConfig["options"];
+  options?: FlagOptions;
   /** Most positional arguments accepted (default 0). */
   positionalsMax?: number;
 }
@@ -69,14 +65,10 @@ export function parseCommandArgs(
 ): ParsedArgs | number {
   let parsed: ParsedArgs;
   try {
-    parsed = parseArgs({
-      args,
-      options: { ...GLOBAL_OPTIONS, ...spec.options },
-      strict: true,
-      allowPositionals: true,
-    }) as ParsedArgs;
+    parsed = parseFlags(args, { ...GLOBAL_OPTIONS, ...spec.options });
   } catch (error: unknown) {
-    return usageError(command, parseErrorText(error));
+    if (!(error instanceof ArgsError)) throw error;
+    return usageError(command, error.message);
   }
   if (parsed.values.help === true) {
     console.log(helpText(command));
@@ -114,12 +106,6 @@ export function usageError(command: Command | null, message: string): number {
     `error: ${message}\n\n${usage}\n\nRun "clustd${name} --help" for more.`,
   );
   return EXIT_USAGE;
-}
-
-/** node:util's parse errors, without its long advice about `--`. */
-function parseErrorText(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return (text.split(". ")[0] ?? text).replace(/'/g, '"');
 }
 
 /** A string flag's value, or undefined. */
