@@ -6,8 +6,7 @@
  * event loop, never waits without a deadline.
  *
  * A respawn needs the daemon to still hold the permissions the Worker gets
- * (Workers cannot escalate): after the daemon revokes `run`, a crashed bash
- * Worker stays dead and each request fails with a clear error.
+ * (Workers cannot escalate), which is why the daemon keeps `run`.
  */
 
 import type { Logger } from "../log.ts";

@@ -11,9 +11,9 @@
  *
  * The kill helper is `kill(1)`: `Deno.kill()` would need unrestricted `run`
  * (see drivers/_run_process.ts). Worker URLs are static `new URL(...)`
- * literals so `deno compile` can bundle them. Workers must be spawned while
- * the daemon still holds `run` and `net`: a Worker cannot get more than its
- * parent has.
+ * literals so `deno compile` can bundle them. A Worker cannot get more than
+ * its parent has: the daemon keeps `run` and `net` so that reloads and
+ * respawns can start Workers at any time.
  */
 
 import type {

@@ -31,10 +31,13 @@ import type { StatusSnapshot } from "../http/handler.ts";
 /** Longest the daemon waits for a handover on SIGTERM before exiting anyway. */
 const SHUTDOWN_GRACE_MAX_MS = 60_000;
 
+/** Permissions the daemon gives up once it runs (DESIGN §4). */
+const DROPPED_PERMISSIONS = ["sys"] as const;
+
 /** Options of one daemon instance. */
 export interface DaemonOptions {
   version: string;
-  /** Drop the `run` permission after the Workers started (off in tests). */
+  /** Drop the permissions it no longer needs after start (off in tests). */
   revokePermissions?: boolean;
 }
 
@@ -44,6 +47,8 @@ export class Daemon {
   readonly #options: DaemonOptions;
   readonly #log = new Logger("daemon");
   readonly #electionLog = new Logger("election");
+  /** $DEBUG, read before `env` is dropped; reloads combine it with log.debug. */
+  readonly #debugEnv = readDebugEnv();
   #election!: Election;
   #mesh!: Mesh;
   #drivers!: DriverHost;
@@ -140,10 +145,16 @@ export class Daemon {
   }
 
   async #dropPermissions(): Promise<void> {
-    // Workers hold their own copies of `run`; the daemon itself never runs a
-    // program after this, so an exploited daemon cannot start one either.
-    await Deno.permissions.revoke({ name: "run" });
-    this.#log.debug("revoked run permission");
+    // `run` stays: a SIGHUP may start new bash/check Workers and a crashed
+    // Worker is respawned, and a Worker only gets what the daemon holds. The
+    // daemon itself never runs a program (only drivers/ does). The
+    // environment is read at start only (DEBUG, CLUSTD_CONFIG).
+    for (const name of DROPPED_PERMISSIONS) {
+      await Deno.permissions.revoke({ name });
+    }
+    this.#log.debug("revoked permissions", {
+      names: DROPPED_PERMISSIONS.join(","),
+    });
   }
 
   #handleHttp(request: Request, info: Deno.ServeHandlerInfo): Response {
@@ -367,7 +378,7 @@ export class Daemon {
     if (plan.log) {
       configureLogging({
         format: next.log.format,
-        debug: [next.log.debug, readDebugEnv()].filter((s) => s !== "").join(
+        debug: [next.log.debug, this.#debugEnv].filter((s) => s !== "").join(
           ",",
         ),
       });

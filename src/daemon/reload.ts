@@ -66,9 +66,6 @@ export function planReload(current: Config, next: Config): ReloadPlan {
   };
 }
 
-const RESTART_HINT =
-  "bash drivers and checks need the run permission, which the daemon drops after start; restart clustd to apply";
-
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -101,7 +98,7 @@ export async function startReplacements(
       await driverHost.start();
     } catch (error: unknown) {
       await driverHost.stop();
-      return `cannot start the new drivers (${reason(error)}): ${RESTART_HINT}`;
+      return `cannot start the new drivers: ${reason(error)}`;
     }
   }
   let checkHost: CheckHost | null = null;
@@ -112,7 +109,7 @@ export async function startReplacements(
     } catch (error: unknown) {
       await checkHost.stop();
       await driverHost?.stop();
-      return `cannot start the new checks (${reason(error)}): ${RESTART_HINT}`;
+      return `cannot start the new checks: ${reason(error)}`;
     }
   }
   return { drivers: driverHost, checks: checkHost };
