@@ -11,9 +11,9 @@ import type { BashDriverConfig, WebhookDriverConfig } from "../config/types.ts";
 import { Logger } from "../log.ts";
 import {
   type EventFields,
-  type PostResult,
   type RunResult,
   webhookWorstCaseMs,
+  type WorkerMessage,
 } from "../../drivers/_protocol.ts";
 import { WorkerClient } from "./_worker_client.ts";
 import { spawnBashWorker, spawnWebhookWorker } from "./_workers.ts";
@@ -188,29 +188,21 @@ export class BashAction implements DriverAction {
       term: env.CLUSTD_TERM,
       script,
     };
-    let result: RunResult | null = null;
-    let problem = "";
-    try {
-      const reply = await this.#client.request({
+    const reply = await replyOf("run_result", () =>
+      this.#client.request({
         kind: "run",
         path: script,
         args: [],
         env,
         timeoutMs: this.#config.timeoutMs,
         killPath: this.#killPath,
-      }, this.#config.timeoutMs + WORKER_REPLY_GRACE_MS);
-      if (reply.kind === "run_result") result = reply.result;
-      else {problem = reply.kind === "error"
-          ? reply.message
-          : `reply ${reply.kind}`;}
-    } catch (error: unknown) {
-      problem = error instanceof Error ? error.message : String(error);
-    }
-    if (result === null) {
+      }, this.#config.timeoutMs + WORKER_REPLY_GRACE_MS));
+    if (typeof reply === "string") {
       count(this.stat, false, false, 0);
-      this.#log.error("script not run", { ...fields, error: problem });
+      this.#log.error("script not run", { ...fields, error: reply });
       return null;
     }
+    const { result } = reply;
     count(this.stat, result.ok, result.timedOut, result.durationMs);
     const outcome = {
       ...fields,
@@ -262,30 +254,23 @@ export class WebhookAction implements DriverAction {
       event: event.event,
       term: event.term,
     };
-    let result: PostResult | null = null;
-    let problem = "";
-    try {
+    const reply = await replyOf("post_result", async () => {
       // A respawned Worker has lost its init; sending it again is harmless.
       await this.#init();
       const deadlineMs =
         webhookWorstCaseMs(this.#config.timeoutMs, this.#config.retries) +
         WORKER_REPLY_GRACE_MS;
-      const reply = await this.#client.request(
+      return await this.#client.request(
         { kind: "post", fields: eventFields(event), time },
         deadlineMs,
       );
-      if (reply.kind === "post_result") result = reply.result;
-      else {problem = reply.kind === "error"
-          ? reply.message
-          : `reply ${reply.kind}`;}
-    } catch (error: unknown) {
-      problem = error instanceof Error ? error.message : String(error);
-    }
-    if (result === null) {
+    });
+    if (typeof reply === "string") {
       count(this.stat, false, false, 0);
-      this.#log.error("webhook not sent", { ...fields, error: problem });
+      this.#log.error("webhook not sent", { ...fields, error: reply });
       return { settled: true };
     }
+    const { result } = reply;
     const timedOut = !result.ok && result.errorName === "TimeoutError";
     count(this.stat, result.ok, timedOut, result.durationMs);
     const outcome = {
@@ -336,5 +321,24 @@ export class WebhookAction implements DriverAction {
         reply.kind === "error" ? reply.message : `reply ${reply.kind}`,
       );
     }
+  }
+}
+
+/**
+ * Asks a Worker and returns its reply of `kind`, or why there was none (an
+ * error reply, another kind, a crash or a missed deadline).
+ */
+async function replyOf<K extends WorkerMessage["kind"]>(
+  kind: K,
+  ask: () => Promise<WorkerMessage>,
+): Promise<Extract<WorkerMessage, { kind: K }> | string> {
+  try {
+    const reply = await ask();
+    if (reply.kind === kind) {
+      return reply as Extract<WorkerMessage, { kind: K }>;
+    }
+    return reply.kind === "error" ? reply.message : `reply ${reply.kind}`;
+  } catch (error: unknown) {
+    return error instanceof Error ? error.message : String(error);
   }
 }

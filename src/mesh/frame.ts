@@ -116,29 +116,33 @@ export interface FrameCodecOptions {
   ratchetIntervalFrames?: number;
 }
 
-/** Seals outgoing messages of one direction. */
-export class FrameSealer {
-  #key: DirectionKey;
-  #counter = 0;
+/** What sealer and opener share: the ratcheting key of one direction. */
+abstract class FrameDirection {
+  protected readonly key: DirectionKey;
 
   constructor(
     chainKey: Uint8Array<ArrayBuffer>,
     options: FrameCodecOptions = {},
   ) {
-    this.#key = new DirectionKey(
+    this.key = new DirectionKey(
       chainKey,
       options.ratchetIntervalFrames ?? RATCHET_INTERVAL_FRAMES_DEFAULT,
     );
   }
 
+  /** Ratchet steps taken so far. */
+  get ratchets(): number {
+    return this.key.ratchets;
+  }
+}
+
+/** Seals outgoing messages of one direction. */
+export class FrameSealer extends FrameDirection {
+  #counter = 0;
+
   /** Counter the next sealed frame will carry. */
   get nextCounter(): number {
     return this.#counter;
-  }
-
-  /** Ratchet steps taken so far. */
-  get ratchets(): number {
-    return this.#key.ratchets;
   }
 
   /**
@@ -172,7 +176,7 @@ export class FrameSealer {
     }
     const counter = this.#counter++;
     const header = headerFor(counter);
-    const key = await this.#key.keyFor(counter);
+    const key = await this.key.keyFor(counter);
     const sealed = new Uint8Array(
       await crypto.subtle.encrypt(
         { name: "AES-GCM", iv: nonceFor(header), additionalData: header },
@@ -188,28 +192,12 @@ export class FrameSealer {
 }
 
 /** Opens incoming frames of one direction, accepting only the next counter. */
-export class FrameOpener {
-  #key: DirectionKey;
+export class FrameOpener extends FrameDirection {
   #expected = 0;
-
-  constructor(
-    chainKey: Uint8Array<ArrayBuffer>,
-    options: FrameCodecOptions = {},
-  ) {
-    this.#key = new DirectionKey(
-      chainKey,
-      options.ratchetIntervalFrames ?? RATCHET_INTERVAL_FRAMES_DEFAULT,
-    );
-  }
 
   /** Counter the next frame must carry. */
   get expectedCounter(): number {
     return this.#expected;
-  }
-
-  /** Ratchet steps taken so far. */
-  get ratchets(): number {
-    return this.#key.ratchets;
   }
 
   /** Verifies and decrypts one frame; any failure is final for the connection. */
@@ -255,7 +243,7 @@ export class FrameOpener {
         detail: "frame counter exhausted",
       };
     }
-    const key = await this.#key.keyFor(expected);
+    const key = await this.key.keyFor(expected);
     let plaintext: Uint8Array;
     try {
       plaintext = new Uint8Array(
