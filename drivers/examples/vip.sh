@@ -30,7 +30,11 @@ ADDRESS="${VIP%/*}"
 log() { echo "vip.sh: $* (event=${CLUSTD_EVENT:-?} term=${CLUSTD_TERM:-?})"; }
 
 has_vip() {
-  ip -o addr show dev "$DEV" | grep -qF " ${ADDRESS}/"
+  # Not `ip ... | grep -q`: with pipefail, grep exiting at the first match can
+  # kill ip with SIGPIPE and make the whole test false.
+  local addresses
+  addresses="$(ip -o addr show dev "$DEV")"
+  [[ "$addresses" == *" ${ADDRESS}/"* ]]
 }
 
 promote() {
