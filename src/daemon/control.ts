@@ -68,6 +68,10 @@ export class ControlServer {
   readonly #drivers = new Map<string, SecureChannel>();
   readonly #refusing = new Set<SecureChannel>();
   #lastEvent: RoleEvent | null = null;
+  /** Per connected external driver, the last event it acked (`event/term`). */
+  readonly #acked = new Map<string, string>();
+  /** Re-checked on every ack and disconnect by `acked()`. */
+  readonly #ackListeners = new Set<() => void>();
   #sequence = 0;
 
   constructor(options: ControlServerOptions) {
@@ -151,6 +155,8 @@ export class ControlServer {
         : {};
       if (driverId !== null) {
         if (record["type"] === "ack") {
+          this.#acked.set(driverId, `${record["event"]}/${record["term"]}`);
+          for (const listener of this.#ackListeners) listener();
           this.#log.info("external driver ack", {
             driver: driverId,
             event: String(record["event"]),
@@ -187,6 +193,8 @@ export class ControlServer {
     channel.closed.then(() => {
       if (driverId !== null && this.#drivers.get(driverId) === channel) {
         this.#drivers.delete(driverId);
+        this.#acked.delete(driverId);
+        for (const listener of this.#ackListeners) listener();
         this.#log.info("external driver disconnected", { driver: driverId });
       }
     }, () => {});
@@ -234,6 +242,34 @@ export class ControlServer {
     for (const channel of this.#drivers.values()) {
       channel.send(roleEventWire(event));
     }
+  }
+
+  /**
+   * Resolves once every external driver connected now has acked `event` (or
+   * disconnected), or after `timeoutMs`; returns the ids still silent then.
+   * A handover waits on this so the target promotes after the old master's
+   * external drivers demoted, as it does for bash and webhook drivers.
+   */
+  acked(event: RoleEvent, timeoutMs: number): Promise<string[]> {
+    const key = `${event.event}/${event.term}`;
+    const waiting = new Set(this.#drivers.keys());
+    const silent = () =>
+      [...waiting].filter((id) =>
+        this.#drivers.has(id) && this.#acked.get(id) !== key
+      );
+    if (silent().length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#ackListeners.delete(listener);
+        resolve(silent());
+      };
+      const listener = () => {
+        if (silent().length === 0) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.#ackListeners.add(listener);
+    });
   }
 
   /** Closes every channel. */

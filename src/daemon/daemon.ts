@@ -34,6 +34,9 @@ const SHUTDOWN_GRACE_MAX_MS = 60_000;
 /** Permissions the daemon gives up once it runs (DESIGN §4). */
 const DROPPED_PERMISSIONS = ["sys"] as const;
 
+/** Longest wait for external drivers' demote acks before a handover. */
+const EXTERNAL_ACK_WAIT_MS = 5000;
+
 /** Options of one daemon instance. */
 export interface DaemonOptions {
   version: string;
@@ -273,8 +276,17 @@ export class Daemon {
     this.#control?.broadcastRoleEvent(event);
     if (!handover) return;
     // Planned handover: the target may campaign only after our demote
-    // drivers finished, so a VIP is never held by two machines.
-    this.#drivers.settled().then(() => {
+    // drivers finished (external ones: acked), so a VIP is never held by two
+    // machines.
+    const externals = this.#control?.acked(event, EXTERNAL_ACK_WAIT_MS) ??
+      Promise.resolve([]);
+    Promise.all([this.#drivers.settled(), externals]).then(([, silent]) => {
+      if (silent.length > 0) {
+        this.#log.warn("handing over without the demote ack of", {
+          drivers: silent.join(","),
+          waitedMs: EXTERNAL_ACK_WAIT_MS,
+        });
+      }
       this.#demoteDoneTerm = term;
       this.#step({ kind: "demote_done", nowMs: this.#now(), term });
       this.#schedule();
