@@ -5,7 +5,8 @@
  * core, utime+stime from /proc over a window) of every process while idle.
  */
 
-import { sleep, TestCluster } from "../e2e/_cluster.ts";
+import { sleep } from "../_process.ts";
+import { TestCluster } from "../e2e/_cluster.ts";
 
 const TICKS_PER_SECOND = 100;
 

@@ -1,36 +1,19 @@
 /** Helpers for CLI tests: run the real CLI as a subprocess, or main() in-process. */
 
-import { daemonFlags } from "../../tools/flags.ts";
 import { main } from "../../src/main.ts";
+import { type CommandResult, ROOT, runClustd } from "../_process.ts";
 
-/** Repository root (where deno.json defines the `clustd` permission set). */
-export const ROOT = new URL("../../", import.meta.url).pathname;
+export { ROOT };
 
 /** Output of one CLI run. */
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type RunResult = CommandResult;
 
 /** Runs `deno run <the clustd task's flags> src/main.ts ...args` from the repo root. */
-export async function runCli(
+export function runCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<RunResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...daemonFlags(), "src/main.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return runClustd(args, env);
 }
 
 /** Runs main(args) in this process, capturing console output. */

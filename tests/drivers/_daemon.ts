@@ -6,45 +6,25 @@
  * only the processes it started, by PID, and removes its temp dir.
  */
 
-import { daemonFlags } from "../../tools/flags.ts";
 import { Mesh } from "../../src/mesh/mesh.ts";
 import type { SecureChannel } from "../../src/mesh/client.ts";
+import {
+  clustdArgv,
+  freePort,
+  randomKey,
+  readLog,
+  ROOT,
+  runClustd,
+  sleep,
+  spawnLogged,
+  waitAtMost,
+  waitFor,
+} from "../_process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = `${ROOT}src/main.ts`;
+export { randomKey, sleep, waitFor };
+
 /** Longest wait for a process to exit after a signal. */
 const EXIT_WAIT_MS = 10_000;
-
-/** Sleeps `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `predicate` every 20 ms until true or `timeoutMs`; returns whether it held. */
-export async function waitFor(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return true;
-    await sleep(20);
-  }
-  return await predicate();
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** 32 random bytes as standard base64. */
-export function randomKey(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes));
-}
 
 /** Settings of the one node. */
 export interface NodeOptions {
@@ -115,28 +95,12 @@ ${drivers.join("\n")}
   /** Starts the daemon; stderr goes to `logPath`. */
   start(): void {
     if (this.#child !== null) throw new Error("node already runs");
-    const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
-    const argv = [
-      Deno.execPath(),
-      "run",
-      ...daemonFlags(),
-      MAIN,
-      "run",
-      "--config",
-      this.configPath,
-    ];
-    // `exec` keeps the PID, so signals reach the daemon itself.
-    this.#child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        `exec ${argv.map(quote).join(" ")} 2>>${quote(this.logPath)}`,
-      ],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    // The PID is the daemon's, so signals reach the daemon itself.
+    this.#child = spawnLogged(
+      clustdArgv(["run", "--config", this.configPath]),
+      this.logPath,
+      { cwd: ROOT, env: { NO_COLOR: "1" } },
+    );
   }
 
   /** Signals the daemon and waits for it to exit. */
@@ -148,26 +112,14 @@ ${drivers.join("\n")}
     } catch (_error: unknown) {
       // It already exited on its own (the test reads its log).
     }
-    await Promise.race([child.status, sleep(EXIT_WAIT_MS)]);
+    await waitAtMost(child.status, EXIT_WAIT_MS);
     this.#child = null;
   }
 
   /** Runs a CLI command against this node; returns its exit code and stderr. */
   async cli(...args: string[]): Promise<{ code: number; err: string }> {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...daemonFlags(),
-        MAIN,
-        ...args,
-        "--config",
-        this.configPath,
-      ],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
-    return { code: output.code, err: new TextDecoder().decode(output.stderr) };
+    const result = await runClustd([...args, "--config", this.configPath]);
+    return { code: result.code, err: result.stderr };
   }
 
   /** `GET /status` (null when the node does not answer). */
@@ -184,11 +136,7 @@ ${drivers.join("\n")}
 
   /** The daemon's stderr so far. */
   log(): string {
-    try {
-      return Deno.readTextFileSync(this.logPath);
-    } catch (_error: unknown) {
-      return "";
-    }
+    return readLog(this.logPath);
   }
 
   /** Kills the daemon if it runs and removes the temp dir. */

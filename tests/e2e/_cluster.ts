@@ -5,10 +5,26 @@
  * Kills only the processes it started, by PID, and removes its temp dir.
  */
 
-import { daemonFlags } from "../../tools/flags.ts";
+import { writeHookScript } from "../_hook_log.ts";
+import {
+  clustdArgv,
+  freePort,
+  killChild,
+  randomKey,
+  readLog,
+  ROOT,
+  sleep,
+  spawnLogged,
+  waitAtMost,
+  waitFor,
+} from "../_process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = `${ROOT}src/main.ts`;
+export { sleep };
+
+/** Longest wait for a node to exit after SIGKILL, SIGTERM or SIGINT. */
+const EXIT_WAIT_MS = 20_000;
+/** Longest wait for a node to exit when the cluster closes. */
+const CLOSE_WAIT_MS = 5000;
 
 /** One hook log line: `<ms> <node> <event> <term> <master>`. */
 export interface HookLine {
@@ -54,18 +70,6 @@ export interface TestNode {
   child: Deno.ChildProcess | null;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** Sleeps `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** A cluster of real clustd processes in a temp directory. */
 export class TestCluster {
   readonly dir: string;
@@ -79,8 +83,7 @@ export class TestCluster {
     this.dir = Deno.makeTempDirSync({ prefix: "clustd-e2e-" });
     this.hookLog = `${this.dir}/hooks.log`;
     Deno.writeTextFileSync(this.hookLog, "");
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    this.secret = btoa(String.fromCharCode(...bytes));
+    this.secret = randomKey();
   }
 
   /** Writes configs and hook scripts; starts nothing. */
@@ -106,11 +109,7 @@ export class TestCluster {
 
   #hook(name: string, node: TestNode, extra = ""): string {
     const path = `${this.dir}/${node.spec.id}-${name}.sh`;
-    Deno.writeTextFileSync(
-      path,
-      `#!/bin/sh\necho "$(date +%s%3N) $CLUSTD_NODE_ID $CLUSTD_EVENT $CLUSTD_TERM $CLUSTD_MASTER_ID" >> ${this.hookLog}\n${extra}\n`,
-      { mode: 0o755 },
-    );
+    writeHookScript(path, this.hookLog, { extra });
     return path;
   }
 
@@ -165,31 +164,12 @@ ${checks}`;
   start(id: string, env: Record<string, string> = {}): void {
     const node = this.#node(id);
     if (node.child !== null) throw new Error(`node ${id} already runs`);
-    // `exec` keeps the PID: signals reach the daemon itself. stderr goes
-    // straight to a file (a piped stream is read late, in large chunks).
-    const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
-    const argv = [
-      Deno.execPath(),
-      "run",
-      ...daemonFlags(),
-      MAIN,
-      "run",
-      "--config",
-      node.configPath,
-    ];
-    const command = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        `exec ${argv.map(quote).join(" ")} 2>>${quote(node.logPath)}`,
-      ],
-      cwd: ROOT,
-      env: { DEBUG: "clustd:election", NO_COLOR: "1", ...env },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    });
-    const child = command.spawn();
-    node.child = child;
+    // The PID is the daemon's (signals reach it); stderr goes to its log.
+    node.child = spawnLogged(
+      clustdArgv(["run", "--config", node.configPath]),
+      node.logPath,
+      { cwd: ROOT, env: { DEBUG: "clustd:election", NO_COLOR: "1", ...env } },
+    );
   }
 
   /** Starts every node at the same instant. */
@@ -211,7 +191,7 @@ ${checks}`;
     const atMs = Date.now();
     child.kill(signal);
     if (signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGINT") {
-      await Promise.race([child.status, sleep(20_000)]);
+      await waitAtMost(child.status, EXIT_WAIT_MS);
       node.child = null;
     }
     return atMs;
@@ -246,16 +226,11 @@ ${checks}`;
   }
 
   /** Polls `predicate` every 20 ms until true or `timeoutMs`; returns whether it held. */
-  async waitFor(
+  waitFor(
     predicate: () => boolean | Promise<boolean>,
     timeoutMs: number,
   ): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (await predicate()) return true;
-      await sleep(20);
-    }
-    return await predicate();
+    return waitFor(predicate, timeoutMs);
   }
 
   /** Waits until `count` promote lines exist in total; returns them. */
@@ -271,25 +246,14 @@ ${checks}`;
 
   /** A node's stderr so far (for failure messages). */
   logOf(id: string): string {
-    try {
-      return Deno.readTextFileSync(this.#node(id).logPath);
-    } catch (_error: unknown) {
-      return "";
-    }
+    return readLog(this.#node(id).logPath);
   }
 
   /** Kills every node still running (by PID) and removes the temp dir. */
   async close(keep = false): Promise<void> {
     for (const node of this.nodes.values()) {
-      const child = node.child;
-      if (child === null) continue;
-      try {
-        child.kill("SIGCONT");
-        child.kill("SIGKILL");
-      } catch (_error: unknown) {
-        // Already exited on its own.
-      }
-      await Promise.race([child.status, sleep(5000)]);
+      if (node.child === null) continue;
+      await killChild(node.child, CLOSE_WAIT_MS);
       node.child = null;
     }
     if (!keep) Deno.removeSync(this.dir, { recursive: true });

@@ -3,28 +3,9 @@
  * switchover, drain, refusals with reasons, wrong secret.
  */
 
-import { daemonFlags } from "../../tools/flags.ts";
 import assert from "node:assert/strict";
+import { randomKey, runClustd as cli } from "../_process.ts";
 import { sleep, TestCluster } from "./_cluster.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function cli(
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...daemonFlags(), `${ROOT}src/main.ts`, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    out: decoder.decode(output.stdout),
-    err: decoder.decode(output.stderr),
-  };
-}
 
 Deno.test("clustd status, switchover, drain and refusals against a live cluster", async (t) => {
   const cluster = TestCluster.create({
@@ -51,11 +32,11 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
       "status shows every member in a table and as JSON",
       async () => {
         const table = await cli(["status", "--config", config("n1")]);
-        assert.equal(table.code, 0, table.err);
+        assert.equal(table.code, 0, table.stderr);
         for (const id of ["n1", "n2", "n3", "w1"]) {
-          assert.match(table.out, new RegExp(`^${id}\\s`, "m"));
+          assert.match(table.stdout, new RegExp(`^${id}\\s`, "m"));
         }
-        assert.match(table.out, new RegExp(`master: ${master}`));
+        assert.match(table.stdout, new RegExp(`master: ${master}`));
         const json = await cli([
           "status",
           "--json",
@@ -64,8 +45,8 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
           "--node",
           url("w1"),
         ]);
-        assert.equal(json.code, 0, json.err);
-        const status = JSON.parse(json.out);
+        assert.equal(json.code, 0, json.stderr);
+        const status = JSON.parse(json.stdout);
         assert.equal(status.id, "w1");
         assert.equal(status.master, master);
         assert.equal(status.members.length, 4);
@@ -83,7 +64,7 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
           config(master),
         ]);
         assert.equal(witness.code, 1);
-        assert.match(witness.err, /refused: .*w1/);
+        assert.match(witness.stderr, /refused: .*w1/);
         const unknown = await cli([
           "switchover",
           "--to",
@@ -92,18 +73,15 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
           config(master),
         ]);
         assert.equal(unknown.code, 1);
-        assert.match(unknown.err, /refused: .*nope/);
+        assert.match(unknown.stderr, /refused: .*nope/);
       },
     );
 
     await t.step("a wrong secret is refused", async () => {
       const wrong = `${cluster.dir}/wrong.yml`;
-      const bytes = crypto.getRandomValues(new Uint8Array(32));
-      Deno.writeTextFileSync(
-        `${cluster.dir}/wrong-secret`,
-        btoa(String.fromCharCode(...bytes)),
-        { mode: 0o600 },
-      );
+      Deno.writeTextFileSync(`${cluster.dir}/wrong-secret`, randomKey(), {
+        mode: 0o600,
+      });
       Deno.writeTextFileSync(
         wrong,
         Deno.readTextFileSync(config("n1")).replace(
@@ -113,7 +91,7 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
       );
       const result = await cli(["status", "--config", wrong]);
       assert.equal(result.code, 1);
-      assert.match(result.err, /authentication failed/);
+      assert.match(result.stderr, /authentication failed/);
     });
 
     await t.step(
@@ -127,7 +105,7 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
           "--config",
           config(master),
         ]);
-        assert.equal(result.code, 0, result.err);
+        assert.equal(result.code, 0, result.stderr);
         const promotes = await cluster.waitForPromotes(before + 1, 5000);
         assert.equal(promotes.length, before + 1);
         assert.equal(promotes.at(-1)!.node, other);
@@ -143,7 +121,7 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
       async () => {
         const before = cluster.promotes().length;
         const result = await cli(["drain", "--config", config(other)]);
-        assert.equal(result.code, 0, result.err);
+        assert.equal(result.code, 0, result.stderr);
         const promotes = await cluster.waitForPromotes(before + 1, 5000);
         assert.equal(promotes.length, before + 1);
         assert.notEqual(promotes.at(-1)!.node, other);
@@ -151,7 +129,7 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
         assert.equal(status?.["eligible"], false);
         assert.equal(status?.["drained"], true);
         const undrain = await cli(["undrain", "--config", config(other)]);
-        assert.equal(undrain.code, 0, undrain.err);
+        assert.equal(undrain.code, 0, undrain.stderr);
         const eligible = await cluster.waitFor(
           async () => (await cluster.status(other))?.["eligible"] === true,
           3000,
