@@ -12,6 +12,7 @@
  * Daemons are started from this checkout's src/ at every restart: run long
  * soaks from a clean worktree so edits in progress are not what restarts.
  */
+import { onStopSignal } from "../netns/_cleanup.ts";
 import { topologySupported } from "../netns/_topology.ts";
 import { check, type CheckReport, livenessBoundMs } from "./_checker.ts";
 import { FaultCluster } from "./_netns_cluster.ts";
@@ -133,12 +134,10 @@ async function soak(args: SoakArgs): Promise<number> {
     let seen = 0;
     let aborted: string | null = null;
     // SIGTERM/SIGHUP end the run after the current round, with the summary
-    // and the teardown (Ctrl-C is handled by the topology itself).
-    const stopSignals: Deno.Signal[] = ["SIGTERM", "SIGHUP"];
-    const onStop = () => {
+    // and the teardown (Ctrl-C tears the topology down and exits at once).
+    const clearStop = onStopSignal(() => {
       aborted = "stopped by a signal";
-    };
-    for (const signal of stopSignals) Deno.addSignalListener(signal, onStop);
+    });
     while (
       Date.now() < deadlineMs && rounds < ROUNDS_MAX && aborted === null
     ) {
@@ -157,7 +156,7 @@ async function soak(args: SoakArgs): Promise<number> {
       }
       seen = result.violations.length;
     }
-    for (const signal of stopSignals) Deno.removeSignalListener(signal, onStop);
+    clearStop();
     const result = judge();
     violated = result.violations.length > 0;
     for (const violation of result.violations) {

@@ -8,8 +8,12 @@
  * Needs root, `ip` (iproute2) and `nft`. Never touches the root namespace's
  * interfaces, addresses or rules; never kills a process it did not start
  * (spawned PIDs, plus whatever still runs inside its own per-run namespaces,
- * all descendants of ours). `destroy()` also runs on unload and on Ctrl-C.
+ * all descendants of ours). `destroySync()` also runs when the process ends
+ * first: on unload, on an uncaught error and on SIGINT, SIGTERM and SIGHUP
+ * (`_cleanup.ts`).
  */
+import { killQuietly, runCommand, waitAtMost } from "../_process.ts";
+import { register, unregister } from "./_cleanup.ts";
 
 /** Network every test host lives in; nothing else is ever configured. */
 export const SUBNET_PREFIX = "198.18.0.";
@@ -94,57 +98,8 @@ export interface Topology {
   destroy(): Promise<void>;
 }
 
-// An uncaught error or rejection ends the process without "unload".
-const EXIT_EVENTS = ["unload", "error", "unhandledrejection"] as const;
-const live = new Set<TopologyImpl>();
-let sigintListener: (() => void) | null = null;
-
-function onUnload(): void {
-  for (const topology of [...live]) topology.destroySync();
-}
-
-function register(topology: TopologyImpl): void {
-  if (live.size === 0) {
-    for (const event of EXIT_EVENTS) {
-      globalThis.addEventListener(event, onUnload);
-    }
-    sigintListener = () => {
-      onUnload();
-      Deno.exit(130);
-    };
-    Deno.addSignalListener("SIGINT", sigintListener);
-  }
-  live.add(topology);
-}
-
-function unregister(topology: TopologyImpl): void {
-  if (!live.delete(topology) || live.size > 0) return;
-  for (const event of EXIT_EVENTS) {
-    globalThis.removeEventListener(event, onUnload);
-  }
-  if (sigintListener !== null) {
-    Deno.removeSignalListener("SIGINT", sigintListener);
-  }
-  sigintListener = null;
-}
-
-async function run(args: string[]): Promise<ExecResult> {
-  const output = await new Deno.Command(args[0] ?? "true", {
-    args: args.slice(1),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
 async function must(args: string[]): Promise<string> {
-  const result = await run(args);
+  const result = await runCommand(args);
   if (result.code !== 0) {
     throw new Error(
       `Command "${
@@ -155,25 +110,25 @@ async function must(args: string[]): Promise<string> {
   return result.stdout;
 }
 
-function runSync(args: string[]): void {
+/** Runs a cleanup command synchronously; a failure is reported, not thrown. */
+function runSync(args: string[]): string {
   try {
-    new Deno.Command(args[0] ?? "true", {
+    const output = new Deno.Command(args[0] ?? "true", {
       args: args.slice(1),
       stdin: "null",
-      stdout: "null",
+      stdout: "piped",
       stderr: "null",
     }).outputSync();
+    return new TextDecoder().decode(output.stdout);
   } catch (error: unknown) {
     console.error(`cleanup: "${args.join(" ")}" failed: ${String(error)}`);
+    return "";
   }
 }
 
-function killQuietly(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch (_error: unknown) {
-    // The process already exited; nothing to clean up.
-  }
+/** PIDs in `ip netns pids` output. */
+function pidsOf(output: string): number[] {
+  return output.split("\n").filter((l) => l.trim() !== "").map(Number);
 }
 
 class TopologyImpl implements Topology {
@@ -245,7 +200,7 @@ class TopologyImpl implements Topology {
   }
 
   exec(ref: Host | string, cmd: string[]): Promise<ExecResult> {
-    return run(["ip", "netns", "exec", this.host(ref).ns, ...cmd]);
+    return runCommand(["ip", "netns", "exec", this.host(ref).ns, ...cmd]);
   }
 
   spawn(
@@ -323,33 +278,17 @@ class TopologyImpl implements Topology {
     return `p${this.hosts.indexOf(this.host(ref)) + 1}`;
   }
 
-  async linkDown(ref: Host | string): Promise<void> {
-    await must([
-      "ip",
-      "-n",
-      this.bridgeNs,
-      "link",
-      "set",
-      this.#port(ref),
-      "down",
-    ]);
+  async #setPort(ref: Host | string, state: "up" | "down"): Promise<void> {
+    const port = this.#port(ref);
+    await must(["ip", "-n", this.bridgeNs, "link", "set", port, state]);
   }
 
-  async linkUp(ref: Host | string): Promise<void> {
-    await must([
-      "ip",
-      "-n",
-      this.bridgeNs,
-      "link",
-      "set",
-      this.#port(ref),
-      "up",
-    ]);
+  linkDown(ref: Host | string): Promise<void> {
+    return this.#setPort(ref, "down");
   }
 
-  async #namespacePids(ns: string): Promise<number[]> {
-    const result = await run(["ip", "netns", "pids", ns]);
-    return result.stdout.split("\n").filter((l) => l.trim() !== "").map(Number);
+  linkUp(ref: Host | string): Promise<void> {
+    return this.#setPort(ref, "up");
   }
 
   async destroy(): Promise<void> {
@@ -357,49 +296,28 @@ class TopologyImpl implements Topology {
     this.#destroyed = true;
     for (const child of this.#children) killQuietly(child.pid, "SIGCONT");
     for (const child of this.#children) killQuietly(child.pid, "SIGKILL");
-    const waits = [...this.#children].map((c) =>
-      c.status.then(() => undefined)
-    );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) =>
-      timer = setTimeout(resolve, KILL_WAIT_MS)
-    );
-    await Promise.race([Promise.all(waits), timeout]);
-    clearTimeout(timer);
+    const exits = [...this.#children].map((c) => c.status);
+    await waitAtMost(Promise.all(exits), KILL_WAIT_MS);
     // Processes left in our namespaces are descendants of ours (keepalived's
     // forked VRRP child, hook scripts): the namespace names are unique per run.
     for (const ns of this.#created) {
-      for (const pid of await this.#namespacePids(ns)) {
-        killQuietly(pid, "SIGKILL");
-      }
+      const pids = await runCommand(["ip", "netns", "pids", ns]);
+      for (const pid of pidsOf(pids.stdout)) killQuietly(pid, "SIGKILL");
     }
     for (const ns of [...this.#created].reverse()) {
-      await run(["ip", "netns", "del", ns]);
+      await runCommand(["ip", "netns", "del", ns]);
     }
     this.#created.length = 0;
     unregister(this);
   }
 
-  /** Synchronous last-resort cleanup for unload and Ctrl-C. */
+  /** Synchronous last-resort cleanup for unload, errors and signals. */
   destroySync(): void {
     this.#destroyed = true;
     for (const child of this.#children) killQuietly(child.pid, "SIGKILL");
     for (const ns of this.#created) {
-      try {
-        const out = new Deno.Command("ip", {
-          args: ["netns", "pids", ns],
-          stderr: "null",
-        })
-          .outputSync();
-        const pids = new TextDecoder().decode(out.stdout).split("\n").filter((
-          l,
-        ) => l !== "");
-        for (const pid of pids) killQuietly(Number(pid), "SIGKILL");
-      } catch (error: unknown) {
-        console.error(
-          `cleanup: listing processes of ${ns} failed: ${String(error)}`,
-        );
-      }
+      const pids = runSync(["ip", "netns", "pids", ns]);
+      for (const pid of pidsOf(pids)) killQuietly(pid, "SIGKILL");
     }
     for (const ns of [...this.#created].reverse()) {
       runSync(["ip", "netns", "del", ns]);
@@ -421,8 +339,8 @@ export async function listNamespaces(prefix: string): Promise<string[]> {
 export async function topologySupported(): Promise<boolean> {
   if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
   try {
-    const ip = await run(["ip", "netns", "list"]);
-    const nft = await run(["nft", "--version"]);
+    const ip = await runCommand(["ip", "netns", "list"]);
+    const nft = await runCommand(["nft", "--version"]);
     return ip.code === 0 && nft.code === 0;
   } catch (_error: unknown) {
     return false;

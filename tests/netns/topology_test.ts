@@ -1,10 +1,12 @@
 /**
  * Tests of the network-namespace test hosts: hosts reach each other through
  * the bridge, partitions and pulled links block traffic, heal restores it,
- * and destroy leaves no namespace behind. Skipped when not root on Linux.
+ * and destroy leaves no namespace behind, also when the process is ended by
+ * SIGINT, SIGTERM or SIGHUP. Skipped when not root on Linux.
  * Probes run `deno eval` inside the namespaces; every probe has a timeout.
  */
 import assert from "node:assert/strict";
+import { killQuietly, runCommand, waitAtMost, waitFor } from "../_process.ts";
 import {
   createTopology,
   listNamespaces,
@@ -156,3 +158,90 @@ Deno.test({
     assert.deepEqual(await listNamespaces(topology.prefix), []);
   },
 });
+
+// A process that builds a topology, starts `sleep` in a host, prints
+// "<prefix> <sleep pid>" and waits to be signalled.
+const OWNER_SCRIPT = `
+import { createTopology } from ${
+  JSON.stringify(
+    new URL("./_topology.ts", import.meta.url).href,
+  )
+};
+const topology = await createTopology(2);
+const child = topology.spawn("n1", ["sleep", "30"]);
+console.log(topology.prefix, child.pid);
+await new Promise((resolve) => setTimeout(resolve, 30_000));
+`;
+const SIGNAL_EXIT_MS = 10_000;
+
+for (
+  const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], [
+    "SIGHUP",
+    129,
+  ]] as const
+) {
+  Deno.test({
+    name:
+      `a process ended by ${signal} removes its namespaces and kills what it started in them`,
+    ignore: !supported,
+    fn: async () => {
+      const owner = new Deno.Command(Deno.execPath(), {
+        args: ["eval", "-q", OWNER_SCRIPT],
+        stdin: "null",
+        stdout: "piped",
+      }).spawn();
+      let prefix = "";
+      try {
+        const reader = owner.stdout.getReader();
+        const first = await reader.read();
+        reader.releaseLock();
+        const [name, pid] = new TextDecoder().decode(first.value).trim()
+          .split(" ");
+        prefix = name ?? "";
+        assert.equal((await listNamespaces(prefix)).length, 3);
+        owner.kill(signal);
+        const exited = await waitAtMost(owner.status, SIGNAL_EXIT_MS);
+        assert.equal(
+          exited,
+          "done",
+          `still running ${SIGNAL_EXIT_MS} ms after ${signal}`,
+        );
+        assert.equal((await owner.status).code, code);
+        assert.deepEqual(await listNamespaces(prefix), []);
+        const gone = await waitFor(() => {
+          try {
+            Deno.statSync(`/proc/${pid}`);
+            return false;
+          } catch (_error: unknown) {
+            return true; // No such process any more.
+          }
+        }, 2000);
+        assert.ok(gone, `sleep (pid ${pid}) still runs after ${signal}`);
+      } finally {
+        await owner.stdout.cancel();
+        await removeLeftovers(owner, prefix);
+      }
+    },
+  });
+}
+
+/** After a failed run: ends the owner and deletes the namespaces it left (ours, by prefix). */
+async function removeLeftovers(
+  owner: Deno.ChildProcess,
+  prefix: string,
+): Promise<void> {
+  try {
+    owner.kill("SIGKILL");
+  } catch (_error: unknown) {
+    // It exited, as it should have.
+  }
+  await owner.status;
+  if (prefix === "") return;
+  for (const ns of await listNamespaces(prefix)) {
+    const pids = await runCommand(["ip", "netns", "pids", ns]);
+    for (const pid of pids.stdout.split("\n").filter((l) => l !== "")) {
+      killQuietly(Number(pid), "SIGKILL");
+    }
+    await runCommand(["ip", "netns", "del", ns]);
+  }
+}
