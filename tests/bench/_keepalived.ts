@@ -9,6 +9,12 @@
  * keepalived parent by PID, its forked VRRP child by its pid file). Never
  * touches anything outside its temp dir and the topology's namespaces.
  */
+import { writeHookScript } from "../_hook_log.ts";
+import { killQuietly, sleep, waitAtMost } from "../_process.ts";
+import {
+  type HostProcess,
+  NetnsProcessCluster,
+} from "../netns/_process_cluster.ts";
 import {
   type Host,
   HOST_IFACE,
@@ -16,8 +22,6 @@ import {
   VIP_ADDRESS,
 } from "../netns/_topology.ts";
 
-/** Priorities given to hosts n1, n2, n3, ... (then 70, 60, ... down to 10). */
-export const KEEPALIVED_PRIORITIES = [100, 90, 80, 70, 60, 50, 40, 30, 20, 10];
 const PID_FILE_WAIT_MS = 5000;
 const POLL_MS = 10;
 
@@ -27,51 +31,18 @@ export interface KeepalivedOptions {
   advertIntMs: number;
 }
 
-interface Instance {
-  host: Host;
+interface Instance extends HostProcess {
   configPath: string;
   pidPath: string;
   vrrpPidPath: string;
-  logPath: string;
-  child: Deno.ChildProcess | null;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits for `promise` at most `ms`, leaving no timer behind. */
-async function waitAtMost(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) =>
-    timer = setTimeout(resolve, ms)
-  );
-  await Promise.race([promise, timeout]);
-  clearTimeout(timer);
-}
-
-function killQuietly(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch (_error: unknown) {
-    // Already gone: the kill has nothing left to do.
-  }
 }
 
 /** keepalived on every host of a topology; implements the bench's FailoverCluster shape. */
-export class KeepalivedCluster {
+export class KeepalivedCluster extends NetnsProcessCluster<Instance> {
   readonly tool = "keepalived";
-  readonly dir: string;
-  readonly hookLogPath: string;
-  readonly hosts: readonly string[];
   /** keepalived has no lease: a master stays master until it says otherwise. */
   readonly leaseMs: number | null = null;
   readonly advertIntMs: number;
-  readonly #topology: Topology;
-  readonly #instances = new Map<string, Instance>();
 
   private constructor(topology: Topology, options: KeepalivedOptions) {
     if (options.advertIntMs < 10 || options.advertIntMs % 10 !== 0) {
@@ -79,19 +50,13 @@ export class KeepalivedCluster {
         `advert_int must be a multiple of 10 ms, got ${options.advertIntMs}`,
       );
     }
-    this.#topology = topology;
+    super(topology, { dirPrefix: "clustd-bench-keepalived-" });
     this.advertIntMs = options.advertIntMs;
-    this.dir = Deno.makeTempDirSync({ prefix: "clustd-bench-keepalived-" });
-    this.hookLogPath = `${this.dir}/hooks.log`;
-    this.hosts = topology.hosts.map((h) => h.name);
-    Deno.writeTextFileSync(this.hookLogPath, "");
     const notify = `${this.dir}/notify.sh`;
-    Deno.writeTextFileSync(
-      notify,
-      `#!/bin/sh\necho "$(date +%s%3N) $1 $2 0 $1" >> ${this.hookLogPath}\n`,
-      { mode: 0o755 },
-    );
-    for (const [i, host] of topology.hosts.entries()) {
+    writeHookScript(notify, this.hookLogPath, {
+      line: "$(date +%s%3N) $1 $2 0 $1",
+    });
+    for (const host of topology.hosts) {
       const instance: Instance = {
         host,
         configPath: `${this.dir}/${host.name}.conf`,
@@ -100,12 +65,11 @@ export class KeepalivedCluster {
         logPath: `${this.dir}/${host.name}.log`,
         child: null,
       };
-      const priority = KEEPALIVED_PRIORITIES[i] ?? 10;
       Deno.writeTextFileSync(
         instance.configPath,
-        this.#config(host, priority, notify),
+        this.#config(host, this.priority(host), notify),
       );
-      this.#instances.set(host.name, instance);
+      this.add(instance);
     }
   }
 
@@ -118,7 +82,7 @@ export class KeepalivedCluster {
   }
 
   #config(host: Host, priority: number, notify: string): string {
-    const peers = this.#topology.hosts.filter((h) => h !== host)
+    const peers = this.topology.hosts.filter((h) => h !== host)
       .map((h) => `    ${h.address}\n`).join("");
     const seconds = (this.advertIntMs / 1000).toFixed(2);
     const hook = (event: string) => `"${notify} ${host.name} ${event}"`;
@@ -149,15 +113,9 @@ ${peers}  }
 `;
   }
 
-  #instance(host: string): Instance {
-    const instance = this.#instances.get(host);
-    if (instance === undefined) throw new Error(`Unknown host "${host}"`);
-    return instance;
-  }
-
   /** Starts keepalived (VRRP only, foreground) on `host`. */
   start(host: string): void {
-    const instance = this.#instance(host);
+    const instance = this.process(host);
     if (instance.child !== null) {
       throw new Error(`keepalived on ${host} already runs`);
     }
@@ -169,7 +127,7 @@ ${peers}  }
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     }
-    const child = this.#topology.spawn(instance.host, [
+    this.spawn(instance, [
       "keepalived",
       ...[
         "--dont-fork",
@@ -180,21 +138,7 @@ ${peers}  }
       ],
       ...["--use-file", instance.configPath, "--pid", instance.pidPath],
       ...["--vrrp_pid", instance.vrrpPidPath],
-    ], { stdout: "null", stderr: "piped" });
-    const file = Deno.openSync(instance.logPath, {
-      append: true,
-      create: true,
-      write: true,
-    });
-    child.stderr.pipeTo(file.writable).catch((error: unknown) => {
-      console.error(`keepalived ${host} log: ${String(error)}`);
-    });
-    instance.child = child;
-  }
-
-  /** Whether keepalived runs on `host` (started by us and not killed). */
-  running(host: string): boolean {
-    return this.#instance(host).child !== null;
+    ]);
   }
 
   async #vrrpPid(instance: Instance): Promise<number | null> {
@@ -220,7 +164,7 @@ ${peers}  }
    * freeze and thaw the VRRP child.
    */
   async signal(host: string, signal: Deno.Signal): Promise<number> {
-    const instance = this.#instance(host);
+    const instance = this.process(host);
     const child = instance.child;
     if (child === null) throw new Error(`keepalived on ${host} is not running`);
     const vrrp = await this.#vrrpPid(instance);
@@ -237,29 +181,16 @@ ${peers}  }
       await waitAtMost(child.status, PID_FILE_WAIT_MS);
       instance.child = null;
       if (vrrp !== null) killQuietly(vrrp, "SIGKILL");
-      await this.#topology.exec(instance.host, [
+      await this.topology.exec(instance.host, [
         ...["ip", "addr", "del", `${VIP_ADDRESS}/24`, "dev", HOST_IFACE],
       ]);
     }
     return atMs;
   }
 
-  /** keepalived's own log of `host` (for failure messages). */
-  logOf(host: string): string {
-    try {
-      return Deno.readTextFileSync(this.#instance(host).logPath);
-    } catch (_error: unknown) {
-      return "";
-    }
-  }
-
-  /** Kills every instance still running (by PID) and removes the temp dir. */
-  async close(keep = false): Promise<void> {
-    for (const instance of this.#instances.values()) {
-      if (instance.child === null) continue;
-      await this.signal(instance.host.name, "SIGCONT");
-      await this.signal(instance.host.name, "SIGKILL");
-    }
-    if (!keep) Deno.removeSync(this.dir, { recursive: true });
+  /** Thaws and crashes an instance still running at close (VRRP child, parent, VIP). */
+  protected override async halt(instance: Instance): Promise<void> {
+    await this.signal(instance.host.name, "SIGCONT");
+    await this.signal(instance.host.name, "SIGKILL");
   }
 }

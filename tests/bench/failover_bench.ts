@@ -10,8 +10,8 @@
  * Run: `deno run -A tests/bench/failover_bench.ts --runs 30 [--quick]` (root).
  * Every loop is bounded in count and time; everything is torn down on exit.
  */
+import { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
 import { createTopology, type Topology } from "../netns/_topology.ts";
-import { ClustdNetnsCluster } from "./_clustd_netns.ts";
 import { KeepalivedCluster } from "./_keepalived.ts";
 
 /** A fault injected into the current master. */

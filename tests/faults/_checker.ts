@@ -17,22 +17,10 @@
  * Pure: no I/O, no clock. Must never pass a log it cannot explain.
  */
 
-/** One hook log line: `<ms epoch> <node> <event> <term> <master>`. */
-export interface HookLine {
-  atMs: number;
-  node: string;
-  event: "promote" | "demote";
-  term: number;
-  master: string;
-}
+import type { HookLine } from "../_hook_log.ts";
+import type { LifeEvent } from "../netns/_clustd_cluster.ts";
 
-/** Something the harness did to a node (or saw it do), wall-clock ms. */
-export interface LifeEvent {
-  atMs: number;
-  node: string;
-  /** `term` = SIGTERM sent; `exit` = it exited after that. */
-  kind: "start" | "kill" | "stop" | "cont" | "term" | "exit";
-}
+export type { HookLine, LifeEvent };
 
 /** A master interval [fromMs, toMs). */
 export interface MasterInterval {

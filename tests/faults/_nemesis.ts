@@ -1,5 +1,5 @@
 /**
- * The nemesis: seeded random faults against a FaultCluster. A round picks one
+ * The nemesis: seeded random faults against a ClustdNetnsCluster. A round picks one
  * fault (sometimes two at once, on different nodes), holds it for a random
  * time, then heals everything (SIGCONT, drop rules removed, links up, dead
  * daemons restarted), waits until every daemon is up and records the heal
@@ -8,8 +8,9 @@
  * Every loop is bounded in count and time; it signals only the daemons the
  * cluster started. Deciding whether the cluster behaved is the checker's job.
  */
-import type { FaultCluster } from "./_netns_cluster.ts";
-import { sleep } from "./_netns_cluster.ts";
+import { sleep } from "../_process.ts";
+import type { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
+import { READY_MS } from "./_timing.ts";
 
 /** The kinds of fault the nemesis injects. */
 export type FaultKind =
@@ -32,7 +33,6 @@ const SECOND_FAULT_PROBABILITY = 0.3;
 const MASTER_TARGET_PROBABILITY = 0.5;
 const FLAPS_MIN = 3;
 const FLAPS_MAX = 8;
-const READY_TIMEOUT_MS = 30_000;
 
 /** A small seeded PRNG (mulberry32): the same seed replays the same choices. */
 export function prng(seed: number): () => number {
@@ -75,14 +75,14 @@ export class Nemesis {
   /** Times every node was up again with the network whole. */
   readonly heals: number[] = [];
   readonly injected: InjectedFault[] = [];
-  readonly #cluster: FaultCluster;
+  readonly #cluster: ClustdNetnsCluster;
   readonly #random: () => number;
   readonly #kinds: readonly FaultKind[];
   readonly #holdMaxMs: number;
   readonly #settleMs: number;
   readonly #log: (message: string) => void;
 
-  constructor(cluster: FaultCluster, options: NemesisOptions) {
+  constructor(cluster: ClustdNetnsCluster, options: NemesisOptions) {
     this.#cluster = cluster;
     this.#random = prng(options.seed);
     this.#kinds = options.kinds ?? FAULT_KINDS;
@@ -107,7 +107,7 @@ export class Nemesis {
       master !== null && !exclude.has(master) &&
       this.#random() < MASTER_TARGET_PROBABILITY
     ) return master;
-    const free = this.#cluster.names.filter((n) => !exclude.has(n));
+    const free = this.#cluster.hosts.filter((n) => !exclude.has(n));
     return free.length === 0 ? null : this.#pick(free);
   }
 
@@ -149,7 +149,7 @@ export class Nemesis {
       detail = "isolated both ways";
     } else if (kind === "one_way") {
       const inbound = this.#random() < 0.5;
-      for (const other of cluster.names.filter((n) => n !== node)) {
+      for (const other of cluster.hosts.filter((n) => n !== node)) {
         if (inbound) await topology.partition(other, node, { oneWay: true });
         else await topology.partition(node, other, { oneWay: true });
       }
@@ -191,14 +191,14 @@ export class Nemesis {
   /** Continues stopped daemons, heals the network, restarts dead ones, records the heal. */
   async healAll(): Promise<void> {
     const cluster = this.#cluster;
-    for (const name of cluster.names) {
+    for (const name of cluster.hosts) {
       if (cluster.stopped(name)) cluster.cont(name);
     }
     await cluster.topology.heal();
     cluster.startAll();
-    if (!await cluster.waitReady(READY_TIMEOUT_MS)) {
+    if (!await cluster.waitReady(READY_MS)) {
       throw new Error(
-        `A daemon did not start within ${READY_TIMEOUT_MS} ms after a heal`,
+        `A daemon did not start within ${READY_MS} ms after a heal`,
       );
     }
     this.heals.push(Date.now());

@@ -8,37 +8,35 @@
  * `ip` and `nft` (skipped otherwise); everything is torn down, also on failure.
  */
 import assert from "node:assert/strict";
+import { sleep } from "../_process.ts";
 import { topologySupported } from "../netns/_topology.ts";
 import { check, type CheckReport, livenessBoundMs } from "./_checker.ts";
-import { FaultCluster, sleep } from "./_netns_cluster.ts";
+import { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
 import { Nemesis } from "./_nemesis.ts";
+import { CI_MARGIN_MS, MASTER_MS, READY_MS } from "./_timing.ts";
 
 const supported = await topologySupported();
 const H = 100;
 const E = 400;
-/** Slack for scheduling, Worker start and hook spawn on a busy 2-core CI box. */
-const CI_MARGIN_MS = 1500;
-const READY_MS = 30_000;
-const MASTER_MS = 15_000;
 /** How late a demote hook may run after the lease ran out (hook spawn, load). */
 const DEMOTE_SLACK_MS = 1000;
 
 interface Run {
-  cluster: FaultCluster;
+  cluster: ClustdNetnsCluster;
   heals: number[];
   bound: number;
 }
 
-function boundOf(cluster: FaultCluster): number {
+function boundOf(cluster: ClustdNetnsCluster): number {
   return livenessBoundMs({
     electionTimeoutMs: cluster.electionTimeoutMs,
     rankDelayMs: cluster.rankDelayMs,
-    nodes: cluster.names.length,
+    nodes: cluster.hosts.length,
   }, CI_MARGIN_MS);
 }
 
-function report(cluster: FaultCluster, message: string): string {
-  const logs = cluster.names.map((n) =>
+function report(cluster: ClustdNetnsCluster, message: string): string {
+  const logs = cluster.hosts.map((n) =>
     `--- ${n}\n${cluster.logTail(n, 3000)}`
   );
   return `${message}\nhooks:\n${
@@ -70,7 +68,7 @@ async function scenario(
   nodes: number,
   body: (run: Run, master: string) => Promise<void>,
 ): Promise<void> {
-  const cluster = await FaultCluster.create({
+  const cluster = await ClustdNetnsCluster.createWithTopology({
     nodes,
     heartbeatMs: H,
     electionTimeoutMs: E,
@@ -96,7 +94,7 @@ async function heal(run: Run): Promise<number> {
   return atMs;
 }
 
-function linesAfter(cluster: FaultCluster, atMs: number) {
+function linesAfter(cluster: ClustdNetnsCluster, atMs: number) {
   return cluster.hooks().filter((h) => h.atMs >= atMs);
 }
 
@@ -148,7 +146,7 @@ for (const inbound of [true, false]) {
     fn: () =>
       scenario(3, async (run, old) => {
         const { cluster } = run;
-        for (const other of cluster.names.filter((n) => n !== old)) {
+        for (const other of cluster.hosts.filter((n) => n !== old)) {
           if (inbound) {
             await cluster.topology.partition(other, old, { oneWay: true });
           } else await cluster.topology.partition(old, other, { oneWay: true });
@@ -176,7 +174,7 @@ for (const target of ["backup", "master"] as const) {
         const { cluster } = run;
         const node = target === "master"
           ? master
-          : cluster.names.find((n) => n !== master) ?? "";
+          : cluster.hosts.find((n) => n !== master) ?? "";
         const faultMs = Date.now();
         for (let i = 0; i < 8; i++) {
           await cluster.topology.linkDown(node);
@@ -218,7 +216,7 @@ Deno.test({
   fn: () =>
     scenario(3, async (run, master) => {
       const { cluster } = run;
-      const backup = cluster.names.find((n) => n !== master) ?? "";
+      const backup = cluster.hosts.find((n) => n !== master) ?? "";
       const faultMs = Date.now();
       await cluster.topology.isolate(backup);
       await sleep(5 * E);
@@ -239,7 +237,7 @@ Deno.test({
   fn: () =>
     scenario(3, async (run) => {
       const { cluster } = run;
-      await Promise.all(cluster.names.map((n) => cluster.kill(n)));
+      await Promise.all(cluster.hosts.map((n) => cluster.kill(n)));
       const restartMs = Date.now();
       cluster.startAll();
       assert.ok(await cluster.waitReady(READY_MS));
@@ -282,7 +280,7 @@ Deno.test({
   fn: async () => {
     // two_node gives up safety on purpose (either node may be master alone),
     // so a partition makes two masters: proof the checker fails on real logs.
-    const cluster = await FaultCluster.create({
+    const cluster = await ClustdNetnsCluster.createWithTopology({
       nodes: 2,
       heartbeatMs: H,
       electionTimeoutMs: E,
@@ -294,7 +292,7 @@ Deno.test({
       const master = await cluster.waitForMaster(MASTER_MS);
       assert.ok(master !== null, report(cluster, "no first master"));
       await cluster.topology.isolate(master);
-      const other = cluster.names.find((n) => n !== master) ?? "";
+      const other = cluster.hosts.find((n) => n !== master) ?? "";
       const promoted = await cluster.waitFor(
         () => cluster.hooks().some((h) => h.node === other),
         MASTER_MS,

@@ -13,16 +13,14 @@
  * soaks from a clean worktree so edits in progress are not what restarts.
  */
 import { onStopSignal } from "../netns/_cleanup.ts";
+import { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
 import { topologySupported } from "../netns/_topology.ts";
 import { check, type CheckReport, livenessBoundMs } from "./_checker.ts";
-import { FaultCluster } from "./_netns_cluster.ts";
 import { FAULT_KINDS, Nemesis } from "./_nemesis.ts";
+import { CI_MARGIN_MS, MASTER_MS, READY_MS } from "./_timing.ts";
 
 const MINUTES_MAX = 24 * 60;
 const ROUNDS_MAX = 100_000;
-const CI_MARGIN_MS = 1500;
-const READY_MS = 30_000;
-const MASTER_MS = 15_000;
 
 /** Parsed command line. */
 interface SoakArgs {
@@ -93,7 +91,7 @@ function summary(
 }
 
 async function soak(args: SoakArgs): Promise<number> {
-  const cluster = await FaultCluster.create({
+  const cluster = await ClustdNetnsCluster.createWithTopology({
     nodes: args.nodes,
     heartbeatMs: args.heartbeatMs,
     keepDir: true,
