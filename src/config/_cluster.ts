@@ -5,7 +5,6 @@
  * callback it is given.
  */
 
-import { isScalar } from "yaml";
 import { readId } from "./_drivers.ts";
 import { checkCidr, checkUrl } from "./_net.ts";
 import { describeAsSubject, quote, type Section } from "./_reader.ts";
@@ -279,7 +278,7 @@ function readStatusAllow(section: Section): string[] {
   const blocks: string[] = [];
   section.list("status_allow").forEach((item, index) => {
     const path = `${section.pathOf("status_allow")}[${index}]`;
-    const text = isScalar(item) && typeof item.value === "string"
+    const text = item.kind === "scalar" && typeof item.value === "string"
       ? item.value
       : null;
     const problem = text === null

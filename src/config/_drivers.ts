@@ -4,7 +4,7 @@
  * (script paths are checked for shape, not existence).
  */
 
-import { isMap, isScalar, type Node, type YAMLMap } from "yaml";
+import { mapGet, type YamlNode } from "./_yaml.ts";
 import { checkUrl, isAbsolutePath } from "./_net.ts";
 import { closest, quote, type Reader, type Section } from "./_reader.ts";
 import {
@@ -42,17 +42,15 @@ export function readDrivers(root: Section): DriverEntry[] {
 function readDriver(
   reader: Reader,
   path: string,
-  item: Node | null,
+  item: YamlNode,
 ): DriverEntry | null {
   const types = DRIVER_TYPES.map((t) => `"${t}"`).join(", ");
-  if (!isMap(item)) {
+  if (item.kind !== "map") {
     // Let section() word the "must be a mapping" error with the position.
     reader.section(path, item, []);
     return null;
   }
-  const typeNode = reader.resolve(
-    (item as YAMLMap<unknown, unknown>).get("type", true),
-  );
+  const typeNode = mapGet(item, "type") ?? null;
   if (typeNode === null) {
     reader.error(
       `${path}.type`,
@@ -61,7 +59,7 @@ function readDriver(
     );
     return null;
   }
-  const type = isScalar(typeNode) ? typeNode.value : undefined;
+  const type = typeNode.kind === "scalar" ? typeNode.value : undefined;
   if (type !== "bash" && type !== "webhook" && type !== "external") {
     const guess = typeof type === "string"
       ? closest(type, DRIVER_TYPES)
@@ -73,7 +71,7 @@ function readDriver(
       `${path}.type`,
       typeNode,
       `${
-        isScalar(typeNode) ? quote(typeNode.value) : "This value"
+        typeNode.kind === "scalar" ? quote(typeNode.value) : "This value"
       } is not a driver type: ${hint}`,
     );
     return null;

@@ -5,16 +5,7 @@
  * and key paths, never the meaning of a key.
  */
 
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  type LineCounter,
-  type Node,
-  type YAMLMap,
-} from "yaml";
+import type { LinePos, YamlNode } from "./_yaml.ts";
 import type { ConfigIssue } from "./types.ts";
 
 /** Longest value quoted back in a message. */
@@ -29,27 +20,34 @@ export interface Range {
   max: number;
 }
 
+/** Turns a source offset into a 1-based line and column. */
+export interface LineLookup {
+  linePos(offset: number): LinePos;
+}
+
 /** Collects issues and turns nodes into positions. */
 export class Reader {
   readonly errors: ConfigIssue[] = [];
   readonly warnings: ConfigIssue[] = [];
   readonly file: string;
-  readonly #lines: LineCounter;
-  readonly #doc: Document.Parsed;
+  readonly #lines: LineLookup;
 
-  constructor(file: string, lines: LineCounter, doc: Document.Parsed) {
+  constructor(file: string, lines: LineLookup) {
     this.file = file;
     this.#lines = lines;
-    this.#doc = doc;
   }
 
   /** Records an error at `node` (or at the top of the file without one). */
-  error(path: string, node: Node | null | undefined, message: string): void {
+  error(
+    path: string,
+    node: YamlNode | null | undefined,
+    message: string,
+  ): void {
     this.errors.push(this.#issue(path, node, message));
   }
 
   /** Records a warning at `node`. */
-  warn(path: string, node: Node | null | undefined, message: string): void {
+  warn(path: string, node: YamlNode | null | undefined, message: string): void {
     this.warnings.push(this.#issue(path, node, message));
   }
 
@@ -59,23 +57,13 @@ export class Reader {
     this.errors.push({ path: "", line, column: col, message, file: this.file });
   }
 
-  /** Follows an alias (`*name`) to the node it names. */
-  resolve(node: unknown): Node | null {
-    if (isAlias(node)) {
-      const target = node.resolve(this.#doc);
-      return (target ?? null) as Node | null;
-    }
-    return (node ?? null) as Node | null;
-  }
-
   /** Reads a mapping node, reporting non-mappings, odd keys and unknown keys. */
   section(
     path: string,
-    raw: unknown,
+    node: YamlNode | null,
     allowed: readonly string[],
   ): Section | null {
-    const node = this.resolve(raw);
-    if (!isMap(node)) {
+    if (node?.kind !== "map") {
       this.error(
         path,
         node,
@@ -84,9 +72,9 @@ export class Reader {
       return null;
     }
     const entries = new Map<string, Entry>();
-    for (const pair of (node as YAMLMap<unknown, unknown>).items) {
-      const key = this.resolve(pair.key);
-      if (!isScalar(key) || typeof key.value !== "string") {
+    for (const pair of node.pairs) {
+      const key = pair.key;
+      if (typeof key.value !== "string") {
         this.error(path, key, `Keys must be plain text, got ${describe(key)}`);
         continue;
       }
@@ -96,14 +84,14 @@ export class Reader {
         this.error(keyPath, key, unknownKeyMessage(name, allowed));
         continue;
       }
-      entries.set(name, { key, value: this.resolve(pair.value) });
+      entries.set(name, { key, value: pair.value });
     }
     return new Section(this, path, node, entries);
   }
 
-  #issue(path: string, node: Node | null | undefined, message: string) {
+  #issue(path: string, node: YamlNode | null | undefined, message: string) {
     const issue: ConfigIssue = { path, message, file: this.file };
-    const offset = node?.range?.[0];
+    const offset = node?.offset;
     if (offset !== undefined) {
       const { line, col } = this.#lines.linePos(offset);
       issue.line = line;
@@ -114,22 +102,22 @@ export class Reader {
 }
 
 interface Entry {
-  key: Node;
-  value: Node | null;
+  key: YamlNode;
+  value: YamlNode;
 }
 
 /** One mapping with typed getters. Absent and `null` values both read as unset. */
 export class Section {
   readonly reader: Reader;
   readonly path: string;
-  readonly node: Node;
+  readonly node: YamlNode;
   readonly #entries: Map<string, Entry>;
   readonly #invalid = new Set<string>();
 
   constructor(
     reader: Reader,
     path: string,
-    node: Node,
+    node: YamlNode,
     entries: Map<string, Entry>,
   ) {
     this.reader = reader;
@@ -144,9 +132,9 @@ export class Section {
   }
 
   /** The value node of `key`, or null when absent or `null`. */
-  value(key: string): Node | null {
+  value(key: string): YamlNode | null {
     const value = this.#entries.get(key)?.value ?? null;
-    if (isScalar(value) && value.value === null) return null;
+    if (value?.kind === "scalar" && value.value === null) return null;
     return value;
   }
 
@@ -185,7 +173,7 @@ export class Section {
   string(key: string): string | undefined {
     const node = this.value(key);
     if (node === null) return undefined;
-    if (isScalar(node) && typeof node.value === "string") {
+    if (node.kind === "scalar" && typeof node.value === "string") {
       if (node.value.trim() === "") {
         this.error(key, "Must not be empty");
         return undefined;
@@ -200,14 +188,16 @@ export class Section {
   integer(key: string, range: Range, fallback: number): number {
     const node = this.value(key);
     if (node === null) return fallback;
-    const value = isScalar(node) ? node.value : undefined;
+    const value = node.kind === "scalar" ? node.value : undefined;
     if (
       typeof value === "number" && Number.isInteger(value) &&
       value >= range.min && value <= range.max
     ) {
       return value;
     }
-    const shown = isScalar(node) ? quote(node.value) : describeAsSubject(node);
+    const shown = node.kind === "scalar"
+      ? quote(node.value)
+      : describeAsSubject(node);
     const unquote = typeof value === "string" && /^-?[0-9]+$/.test(value)
       ? " (remove the quotes: it is text, not a number)"
       : "";
@@ -222,8 +212,12 @@ export class Section {
   boolean(key: string, fallback: boolean): boolean {
     const node = this.value(key);
     if (node === null) return fallback;
-    if (isScalar(node) && typeof node.value === "boolean") return node.value;
-    const shown = isScalar(node) ? quote(node.value) : describeAsSubject(node);
+    if (node.kind === "scalar" && typeof node.value === "boolean") {
+      return node.value;
+    }
+    const shown = node.kind === "scalar"
+      ? quote(node.value)
+      : describeAsSubject(node);
     this.error(key, `${shown} must be true or false`);
     return fallback;
   }
@@ -232,24 +226,26 @@ export class Section {
   choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
     const node = this.value(key);
     if (node === null) return fallback;
-    const value = isScalar(node) ? node.value : undefined;
+    const value = node.kind === "scalar" ? node.value : undefined;
     const found = choices.find((choice) => choice === value);
     if (found !== undefined) return found;
-    const shown = isScalar(node) ? quote(node.value) : describeAsSubject(node);
+    const shown = node.kind === "scalar"
+      ? quote(node.value)
+      : describeAsSubject(node);
     const list = choices.map((c) => `"${c}"`).join(" or ");
     this.error(key, `${shown} must be ${list}`);
     return fallback;
   }
 
   /** The items of a list; `[]` when absent, reporting non-lists. */
-  list(key: string): (Node | null)[] {
+  list(key: string): YamlNode[] {
     const node = this.value(key);
     if (node === null) return [];
-    if (!isSeq(node)) {
+    if (node.kind !== "seq") {
       this.error(key, `${describeAsSubject(node)} must be a list`);
       return [];
     }
-    return node.items.map((item) => this.reader.resolve(item));
+    return [...node.items];
   }
 
   /** A list of text values; `undefined` when absent. */
@@ -257,7 +253,7 @@ export class Section {
     if (!this.has(key)) return undefined;
     const result: string[] = [];
     this.list(key).forEach((item, index) => {
-      if (isScalar(item) && typeof item.value === "string") {
+      if (item.kind === "scalar" && typeof item.value === "string") {
         result.push(item.value);
       } else {
         this.#invalid.add(key);
@@ -271,7 +267,7 @@ export class Section {
     return result;
   }
 
-  #at(key: string): Node {
+  #at(key: string): YamlNode {
     const entry = this.#entries.get(key);
     return entry?.value ?? entry?.key ?? this.node;
   }
@@ -283,19 +279,16 @@ export function join(path: string, key: string): string {
 }
 
 /** Describes a node for messages: its quoted value, "a mapping", "a list"... */
-export function describe(node: unknown): string {
+export function describe(node: YamlNode | null | undefined): string {
   if (node === null || node === undefined) return "nothing";
-  if (isMap(node)) return "a mapping";
-  if (isSeq(node)) return "a list";
-  if (isScalar(node)) {
-    if (node.value === null) return "nothing";
-    return quote(node.value);
-  }
-  return "this value";
+  if (node.kind === "map") return "a mapping";
+  if (node.kind === "seq") return "a list";
+  if (node.value === null) return "nothing";
+  return quote(node.value);
 }
 
 /** `describe` at the start of a sentence. */
-export function describeAsSubject(node: unknown): string {
+export function describeAsSubject(node: YamlNode | null | undefined): string {
   const text = describe(node);
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

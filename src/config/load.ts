@@ -4,7 +4,7 @@
  * issues. All judgement is in validate.ts; this file only does the I/O.
  */
 
-import { resolve } from "node:path";
+import { resolvePath } from "./path.ts";
 import { CONFIG_ENV, DEFAULT_CONFIG_PATH } from "./schema.ts";
 import type { ConfigIssue, ConfigResult } from "./types.ts";
 import { type FileRead, validateConfig } from "./validate.ts";
@@ -61,7 +61,7 @@ export async function loadConfig(
   }
   return validateConfig(text, {
     file: path,
-    path: resolve(path),
+    path: resolvePath(path),
     readFile: readFileSync,
   });
 }

@@ -5,8 +5,6 @@
  * except through the callback, never prints.
  */
 
-import { dirname, join as joinPath } from "node:path";
-import { isScalar, LineCounter, parseDocument } from "yaml";
 import {
   readCluster,
   type ReadFile,
@@ -17,6 +15,8 @@ import { readChecks, readDrivers, readId } from "./_drivers.ts";
 import { checkMembership } from "./_membership.ts";
 import { checkUrl, isAbsolutePath, parseListen } from "./_net.ts";
 import { describeAsSubject, Reader, type Section } from "./_reader.ts";
+import { parseYaml, type YamlNode } from "./_yaml.ts";
+import { dirname, joinPath } from "./path.ts";
 import { KEYS, LOG_FORMATS, ROLES, STATE_DIR_DEFAULT } from "./schema.ts";
 import type {
   Config,
@@ -43,24 +43,19 @@ export function validateConfig(
   text: string,
   options: ValidateOptions,
 ): ConfigResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-  });
-  const reader = new Reader(options.file, lines, doc);
-  for (const problem of [...doc.errors, ...doc.warnings]) {
-    reader.errorAtOffset(problem.pos[0], yamlMessage(problem.message));
+  const doc = parseYaml(text);
+  const reader = new Reader(options.file, doc);
+  for (const problem of doc.errors) {
+    reader.errorAtOffset(problem.offset, `Invalid YAML: ${problem.message}`);
   }
   if (doc.errors.length > 0) {
     return { ok: false, errors: reader.errors, warnings: reader.warnings };
   }
-  if (doc.contents === null) {
+  if (doc.root === null) {
     reader.error("", null, "The file is empty: start from config.example.yml");
     return { ok: false, errors: reader.errors, warnings: reader.warnings };
   }
-  const config = readRoot(reader, doc.contents, options);
+  const config = readRoot(reader, doc.root, options);
   const errors = byPosition(reader.errors);
   const warnings = byPosition(reader.warnings);
   if (config === null || errors.length > 0) {
@@ -76,18 +71,9 @@ function byPosition(issues: ConfigIssue[]): ConfigIssue[] {
   );
 }
 
-/** YAML library messages in Deno style: one sentence, no position (we add it). */
-function yamlMessage(message: string): string {
-  const first = (message.split("\n")[0] ?? "").replace(
-    / at line \d+, column \d+:?$/,
-    "",
-  );
-  return `Invalid YAML: ${first}`;
-}
-
 function readRoot(
   reader: Reader,
-  contents: unknown,
+  contents: YamlNode,
   options: ValidateOptions,
 ): Config | null {
   const root = reader.section("", contents, KEYS.root);
@@ -164,7 +150,7 @@ function readLog(root: Section): LogConfig {
   if (section === null) return log;
   log.format = section.choice("format", LOG_FORMATS, "text");
   const debug = section.value("debug");
-  if (isScalar(debug) && typeof debug.value === "string") {
+  if (debug?.kind === "scalar" && typeof debug.value === "string") {
     log.debug = debug.value;
   } else if (debug !== null) {
     section.error(

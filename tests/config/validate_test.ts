@@ -76,7 +76,8 @@ const BAD: BadCase[] = [
     text: edit({ 11: "  heartbeat_ms: 200" }),
     path: "",
     line: 11,
-    message: /^Invalid YAML: Map keys must be unique/,
+    message:
+      /^Invalid YAML: Duplicate key "heartbeat_ms": it is already set on line 10/,
   },
   {
     name: "unknown key with a suggestion",
