@@ -2,11 +2,20 @@
  * cloud-init user-data for a new droplet (`clustd cloud-init`): downloads the
  * binary and verifies its SHA-256, writes the config (secret moved to a 0600
  * file), the hook scripts it names, a systemd unit, then enables and starts
- * clustd. Pure: the command reads the files, this only renders text.
+ * clustd. Pure: the command reads the files, this only renders text. The npm
+ * `yaml` package (for comment-preserving edits and output) is imported on
+ * first use, so the daemon's module graph (`clustd run`) never loads it.
  */
 
-import { parseDocument, stringify } from "yaml";
 import { INSTALL_PATHS, systemdUnit } from "./_systemd_unit.ts";
+
+/**
+ * The npm `yaml` package, loaded on first use so that only this command pays
+ * for Node compatibility (the literal specifier lets `deno compile` bundle it).
+ */
+function yamlPackage(): Promise<typeof import("yaml")> {
+  return import("yaml");
+}
 
 /** A file to embed, as read from the operator's machine. */
 export interface EmbeddedFile {
@@ -53,10 +62,11 @@ export function validateDownload(
 }
 
 /** The config as installed: secrets point at files under /etc/clustd. */
-export function installedConfig(
+export async function installedConfig(
   configText: string,
   hasDriverToken: boolean,
-): string {
+): Promise<string> {
+  const { parseDocument } = await yamlPackage();
   const doc = parseDocument(configText);
   doc.deleteIn(["cluster", "secret"]);
   doc.setIn(["cluster", "secret_file"], INSTALL_PATHS.secret);
@@ -67,13 +77,14 @@ export function installedConfig(
 }
 
 /** Renders the `#cloud-config` document. */
-export function renderUserData(input: UserDataInput): string {
+export async function renderUserData(input: UserDataInput): Promise<string> {
+  const { stringify } = await yamlPackage();
   const files: Record<string, unknown>[] = [
     {
       path: INSTALL_PATHS.config,
       permissions: "0644",
       owner: "root:root",
-      content: installedConfig(
+      content: await installedConfig(
         input.configText,
         input.driverToken !== undefined,
       ),

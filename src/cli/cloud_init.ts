@@ -86,18 +86,17 @@ Options:
       return EXIT_FAILURE;
     }
     const configText = Deno.readTextFileSync(config.path);
-    console.log(
-      renderUserData({
-        configText,
-        secret: encodeBase64(config.cluster.secret),
-        ...(config.cluster.driverToken === undefined
-          ? {}
-          : { driverToken: encodeBase64(config.cluster.driverToken) }),
-        binaryUrl,
-        sha256,
-        hooks,
-      }).trimEnd(),
-    );
+    const userData = await renderUserData({
+      configText,
+      secret: encodeBase64(config.cluster.secret),
+      ...(config.cluster.driverToken === undefined
+        ? {}
+        : { driverToken: encodeBase64(config.cluster.driverToken) }),
+      binaryUrl,
+      sha256,
+      hooks,
+    });
+    console.log(userData.trimEnd());
     return EXIT_OK;
   },
 };

@@ -18,7 +18,7 @@ drivers:
 `;
 const SHA = "a".repeat(64);
 
-function render(): string {
+function render(): Promise<string> {
   return renderUserData({
     configText: CONFIG,
     secret: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
@@ -32,8 +32,8 @@ function render(): string {
   });
 }
 
-Deno.test("renderUserData writes config, 0600 secret, hooks and unit, then starts clustd", () => {
-  const text = render();
+Deno.test("renderUserData writes config, 0600 secret, hooks and unit, then starts clustd", async () => {
+  const text = await render();
   assert.ok(text.startsWith("#cloud-config\n"));
   const doc = parse(text) as {
     write_files: { path: string; permissions: string; content: string }[];
@@ -94,7 +94,7 @@ Deno.test("cloud-init schema accepts the rendered user-data", async (t) => {
   const dir = Deno.makeTempDirSync();
   try {
     const file = `${dir}/user-data`;
-    Deno.writeTextFileSync(file, render());
+    Deno.writeTextFileSync(file, await render());
     const out = await new Deno.Command("cloud-init", {
       args: ["schema", "--config-file", file],
       stdout: "piped",
