@@ -4,12 +4,13 @@
  * with its offset. It covers what operators write in a config (block and flow
  * collections, plain, quoted and block scalars, comments, anchors and
  * aliases) and reports the rest (tags, explicit keys, several documents) as
- * unsupported. It never throws and its work is bounded by the text's length
- * and YAML_DEPTH_MAX. It exists so the daemon loads no npm package.
+ * unsupported. This file owns the document level (`---`, `...`, directives,
+ * one document only). It never throws and its work is bounded by the text's
+ * length and YAML_DEPTH_MAX. It exists so the daemon loads no npm package.
  */
 
-import { parseDocument } from "./_yaml_block.ts";
-import { checkCharacters, Scanner, YamlAbort } from "./_yaml_scanner.ts";
+import { AFTER_MARKER, blockNode, LINE_START } from "./_yaml_block.ts";
+import { BOM, checkCharacters, Scanner, YamlAbort } from "./_yaml_scanner.ts";
 
 export { YAML_DEPTH_MAX } from "./_yaml_scanner.ts";
 
@@ -98,6 +99,57 @@ export function parseYaml(text: string): YamlDocument {
     errors,
     linePos: (offset) => lines.linePos(offset),
   };
+}
+
+/** Parses the one document of the text: the root node, or null when empty. */
+function parseDocument(s: Scanner): YamlNode | null {
+  if (s.char(0) === BOM) s.pos = 1;
+  let line = s.peekLine();
+  while (line !== null && line.indent === 0 && s.char(line.content) === "%") {
+    s.error(
+      line.content,
+      'Directives such as "%YAML" are not supported: remove this line',
+    );
+    s.pos = s.lineEnd(line.content);
+    line = s.peekLine();
+  }
+  let root: YamlNode | null = null;
+  if (line?.marker === "---") {
+    s.pos = line.content + 3;
+    if (s.atLineRest()) s.pos = s.lineEnd(s.pos);
+    else {
+      s.skipBlanks();
+      root = blockNode(s, -1, s.column(s.pos), AFTER_MARKER);
+    }
+    line = s.peekLine();
+  }
+  if (root === null && line !== null && line.marker === null) {
+    s.enterLine(line);
+    root = blockNode(s, -1, line.indent, LINE_START);
+    line = s.peekLine();
+  }
+  if (line?.marker === "...") {
+    s.pos = line.content + 3;
+    s.finishLine('Only a comment may follow "..." on its line');
+    line = s.peekLine();
+    if (line !== null) {
+      s.error(
+        line.content,
+        'A config file holds one YAML document: remove everything after "..."',
+      );
+    }
+  } else if (line?.marker === "---") {
+    s.error(
+      line.content,
+      'A config file holds one YAML document: remove this "---" and what follows',
+    );
+  } else if (line !== null) {
+    s.error(
+      line.content,
+      "This line is outside the document's structure: check its indentation",
+    );
+  }
+  return root;
 }
 
 /** The value of `key` in a mapping, or undefined when absent. */

@@ -1,8 +1,7 @@
 /**
- * The block structure of a YAML document for the config reader: the optional
- * `---` and `...` markers, block mappings and sequences by indentation
- * (compact `- key: v` maps, `- ` lists at their key's indentation), and
- * dispatch to flow collections and scalars. After an error it skips the
+ * The block structure of a YAML document for the config reader: block
+ * mappings and sequences by indentation (compact `- key: v` maps, `- ` lists
+ * at their key's indentation), and dispatch to flow collections and scalars. After an error it skips the
  * offending line and its children and goes on, so one pass reports many
  * errors. Every loop consumes at least one line or character.
  */
@@ -18,7 +17,6 @@ import { addPair, flowCollection, type KeySet } from "./_yaml_flow.ts";
 import { blockScalar } from "./_yaml_block_scalar.ts";
 import { plainScalar, quotedScalar } from "./_yaml_scalar.ts";
 import {
-  BOM,
   type Line,
   nullScalar,
   type Scanner,
@@ -26,7 +24,7 @@ import {
 } from "./_yaml_scanner.ts";
 
 /** Where an inline node sits, which decides what may start there. */
-interface Place {
+export interface Place {
   /** Why a block sequence may not start here, or null when it may. */
   seq: string | null;
   /** Why a block mapping may not start here, or null when it may. */
@@ -38,7 +36,7 @@ interface Place {
 }
 
 /** At the start of a line: anything may start. */
-const LINE_START: Place = {
+export const LINE_START: Place = {
   seq: null,
   map: null,
   seqAtIndent: false,
@@ -74,69 +72,18 @@ const ANCHORED: Place = {
 };
 
 /** After `---`: only scalars and flow collections. */
-const AFTER_MARKER: Place = {
+export const AFTER_MARKER: Place = {
   seq: 'A list cannot start on the "---" line: put it on the next line',
   map: 'A mapping cannot start on the "---" line: put it on the next line',
   seqAtIndent: false,
   props: null,
 };
 
-/** Parses the one document of the text: the root node, or null when empty. */
-export function parseDocument(s: Scanner): YamlNode | null {
-  if (s.char(0) === BOM) s.pos = 1;
-  let line = s.peekLine();
-  while (line !== null && line.indent === 0 && s.char(line.content) === "%") {
-    s.error(
-      line.content,
-      'Directives such as "%YAML" are not supported: remove this line',
-    );
-    s.pos = s.lineEnd(line.content);
-    line = s.peekLine();
-  }
-  let root: YamlNode | null = null;
-  if (line?.marker === "---") {
-    s.pos = line.content + 3;
-    if (s.atLineRest()) s.pos = s.lineEnd(s.pos);
-    else {
-      s.skipBlanks();
-      root = node(s, -1, s.column(s.pos), AFTER_MARKER);
-    }
-    line = s.peekLine();
-  }
-  if (root === null && line !== null && line.marker === null) {
-    s.enterLine(line);
-    root = node(s, -1, line.indent, LINE_START);
-    line = s.peekLine();
-  }
-  if (line?.marker === "...") {
-    s.pos = line.content + 3;
-    s.finishLine('Only a comment may follow "..." on its line');
-    line = s.peekLine();
-    if (line !== null) {
-      s.error(
-        line.content,
-        'A config file holds one YAML document: remove everything after "..."',
-      );
-    }
-  } else if (line?.marker === "---") {
-    s.error(
-      line.content,
-      'A config file holds one YAML document: remove this "---" and what follows',
-    );
-  } else if (line !== null) {
-    s.error(
-      line.content,
-      "This line is outside the document's structure: check its indentation",
-    );
-  }
-  return root;
-}
-
 /**
  * A node starting at the cursor, `column` being its indentation; its lines
  * must be indented more than `parentIndent`.
  */
-function node(
+export function blockNode(
   s: Scanner,
   parentIndent: number,
   column: number,
@@ -279,7 +226,7 @@ function nextLinesNode(
   ) {
     s.enterLine(line);
     const place = below.anchored ? ANCHORED : LINE_START;
-    return node(s, indent, line.indent, place);
+    return blockNode(s, indent, line.indent, place);
   }
   checkBlankTabs(s, indent);
   return nullScalar(emptyAt);
@@ -341,7 +288,7 @@ function mapValue(s: Scanner, indent: number, emptyAt: number): YamlNode {
       anchored: false,
     });
   }
-  return node(s, indent, s.column(s.pos), AFTER_KEY);
+  return blockNode(s, indent, s.column(s.pos), AFTER_KEY);
 }
 
 /** The key of the next entry of a block mapping, or null (reported, skipped). */
@@ -429,7 +376,7 @@ function blockSeq(s: Scanner, indent: number): YamlSeq {
       }));
     } else {
       const place = tab ? AFTER_DASH_TAB : AFTER_DASH;
-      items.push(node(s, indent, s.column(s.pos), place));
+      items.push(blockNode(s, indent, s.column(s.pos), place));
     }
     let line = s.peekLine();
     while (line !== null && line.marker === null && line.indent > indent) {
