@@ -5,8 +5,8 @@
  * overwrites a file without --force.
  */
 
-import { resolve } from "node:path";
 import { formatIssue, readFileSync } from "../config/load.ts";
+import { dirname, joinPath, resolvePath } from "../config/path.ts";
 import { STATE_DIR_DEFAULT } from "../config/schema.ts";
 import { generateSecret } from "../config/secret.ts";
 import type { ConfigIssue, NodeRole } from "../config/types.ts";
@@ -138,7 +138,7 @@ function planFromFlags(
       );
     }
   }
-  const dir = resolve(stringFlag(values, "dir") ?? ".");
+  const dir = resolvePath(stringFlag(values, "dir") ?? ".");
   const secretFile = stringFlag(values, "secret-file");
   return {
     id,
@@ -148,10 +148,10 @@ function planFromFlags(
     priority,
     peers,
     stateDir: stringFlag(values, "state-dir") ?? STATE_DIR_DEFAULT,
-    configPath: resolve(dir, "config.yml"),
+    configPath: joinPath(dir, "config.yml"),
     secretPath: secretFile === undefined
-      ? resolve(dir, "secret")
-      : resolve(secretFile),
+      ? joinPath(dir, "secret")
+      : resolvePath(secretFile),
     writeSecret: secretFile === undefined,
   };
 }
@@ -253,7 +253,7 @@ async function writePlan(plan: InitPlan, force: boolean): Promise<number> {
     }
   }
   try {
-    await Deno.mkdir(resolve(plan.configPath, ".."), { recursive: true });
+    await Deno.mkdir(dirname(plan.configPath), { recursive: true });
     if (secret !== undefined) {
       await Deno.writeTextFile(plan.secretPath, secret, { mode: SECRET_MODE });
       if (Deno.build.os !== "windows") {

@@ -32,7 +32,7 @@ import type { StatusSnapshot } from "../http/handler.ts";
 const SHUTDOWN_GRACE_MAX_MS = 60_000;
 
 /** Permissions the daemon gives up once it runs (DESIGN §4). */
-const DROPPED_PERMISSIONS = ["sys"] as const;
+const DROPPED_PERMISSIONS = ["env"] as const;
 
 /** Longest wait for external drivers' demote acks before a handover. */
 const EXTERNAL_ACK_WAIT_MS = 5000;

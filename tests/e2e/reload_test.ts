@@ -102,7 +102,7 @@ Deno.test("a bash driver added by SIGHUP runs on the next failover", async () =>
     for (const [id, node] of cluster.nodes) {
       const text = Deno.readTextFileSync(node.configPath);
       const withDriver = text.replace(
-        /(    timeout_ms: \d+\n)/,
+        /( {4}timeout_ms: \d+\n)/,
         `$1${added}`,
       );
       assert.notEqual(withDriver, text, `driver inserted for ${id}`);
