@@ -1,8 +1,11 @@
 /**
  * Idle footprint and cold start of clustd clusters on loopback: N real
  * `clustd run` processes at the default timings (heartbeat 1500 ms), time
- * from start to the first promote hook, then RSS (VmRSS) and CPU (% of one
- * core, utime+stime from /proc over a window) of every process while idle.
+ * from start to the first promote hook, then RSS (VmRSS, split into private
+ * anonymous memory and file-backed pages, mostly the Deno executable's own
+ * code and snapshot, shared by every Deno process and reclaimable) and CPU
+ * (% of one core, utime+stime from /proc over a window) of every process
+ * while idle.
  */
 
 import { sleep } from "../_process.ts";
@@ -10,14 +13,27 @@ import { TestCluster } from "../e2e/_cluster.ts";
 
 const TICKS_PER_SECOND = 100;
 
-function procStat(pid: number): { cpuTicks: number; rssBytes: number } | null {
+interface ProcStat {
+  cpuTicks: number;
+  rssBytes: number;
+  anonBytes: number;
+  fileBytes: number;
+}
+
+function procStat(pid: number): ProcStat | null {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const cpuTicks = Number(fields[11]) + Number(fields[12]);
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
-    return { cpuTicks, rssBytes: rssKb * 1024 };
+    const kb = (field: string) =>
+      Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? "0") * 1024;
+    return {
+      cpuTicks,
+      rssBytes: kb("VmRSS"),
+      anonBytes: kb("RssAnon"),
+      fileBytes: kb("RssFile"),
+    };
   } catch (_error: unknown) {
     return null;
   }
@@ -29,6 +45,8 @@ export interface FootprintResult {
   coldStartMs: number;
   rssMbMedian: number;
   rssMbMax: number;
+  anonMbMedian: number;
+  fileMbMedian: number;
   cpuPercentMedian: number;
   cpuPercentMax: number;
 }
@@ -69,6 +87,8 @@ export async function measureFootprint(
     const after = pids.map(procStat);
     const cpu: number[] = [];
     const rss: number[] = [];
+    const anon: number[] = [];
+    const file: number[] = [];
     for (let i = 0; i < pids.length; i++) {
       const a = before[i];
       const b = after[i];
@@ -80,12 +100,16 @@ export async function measureFootprint(
           100,
       );
       rss.push(b.rssBytes / (1024 * 1024));
+      anon.push(b.anonBytes / (1024 * 1024));
+      file.push(b.fileBytes / (1024 * 1024));
     }
     return {
       nodes: size,
       coldStartMs,
       rssMbMedian: median(rss),
       rssMbMax: Math.max(...rss),
+      anonMbMedian: median(anon),
+      fileMbMedian: median(file),
       cpuPercentMedian: median(cpu),
       cpuPercentMax: Math.max(...cpu),
     };
@@ -97,15 +121,17 @@ export async function measureFootprint(
 /** Markdown rows for sizes 3, 5 and 25 (or the given ones). */
 export async function footprintBench(sizes = [3, 5, 25]): Promise<string[]> {
   const rows = [
-    "| nodes | cold start to first promote (ms) | RSS per node median / max (MB) | idle CPU per node median / max (% of a core) |",
-    "|---:|---:|---:|---:|",
+    "| nodes | cold start to first promote (ms) | RSS per node median / max (MB) | of which private / file-backed, median (MB) | idle CPU per node median / max (% of a core) |",
+    "|---:|---:|---:|---:|---:|",
   ];
   for (const size of sizes) {
     const r = await measureFootprint(size);
     rows.push(
       `| ${r.nodes} | ${r.coldStartMs} | ${r.rssMbMedian.toFixed(1)} / ${
         r.rssMbMax.toFixed(1)
-      } | ${r.cpuPercentMedian.toFixed(2)} / ${r.cpuPercentMax.toFixed(2)} |`,
+      } | ${r.anonMbMedian.toFixed(1)} / ${r.fileMbMedian.toFixed(1)} | ${
+        r.cpuPercentMedian.toFixed(2)
+      } / ${r.cpuPercentMax.toFixed(2)} |`,
     );
   }
   return rows;

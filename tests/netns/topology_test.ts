@@ -128,6 +128,15 @@ Deno.test({
       assert.deepEqual(blocked(oneWay), ["n1>n3", "n3>n1"]);
 
       await topology.heal();
+      await topology.isolate("n2");
+      assert.deepEqual(blocked(await matrix(topology)), [
+        "n1>n2",
+        "n2>n1",
+        "n2>n3",
+        "n3>n2",
+      ]);
+
+      await topology.heal();
       await topology.linkDown("n3");
       assert.deepEqual(blocked(await matrix(topology)), [
         "n1>n3",
