@@ -72,7 +72,8 @@ export async function measureFootprint(
   });
   try {
     const startedAt = Date.now();
-    cluster.startAll();
+    // Default logging (the e2e harness turns election debug lines on).
+    for (const id of cluster.nodes.keys()) cluster.start(id, { DEBUG: "" });
     const promotes = await cluster.waitForPromotes(1, 60_000);
     if (promotes.length === 0) {
       throw new Error(`no master among ${size} nodes within 60 s`);
