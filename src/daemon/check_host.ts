@@ -8,7 +8,9 @@
  * Boot: a check starts unhealthy and needs `rise` successes first (the first
  * run starts at once). So a node whose service is down at boot never becomes
  * eligible, at the cost of (rise - 1) intervals before a fresh node may
- * promote. A timeout, a spawn error or a Worker failure counts as a failure.
+ * promote. A reload (SIGHUP) starts the new checks in the node's current
+ * state instead, so changing a check on a healthy master does not make it
+ * hand over. A timeout, a spawn error or a Worker failure counts as a failure.
  *
  * Never blocks the daemon: results arrive through `onChange` only when the
  * aggregate flips; the callback's errors are logged, not raised.
@@ -29,6 +31,8 @@ const STOP_ABORT_DEADLINE_MS = 3000;
 /** Receives the node's aggregate health whenever it flips. */
 export interface CheckHostOptions {
   onChange(healthy: boolean, detail: string): void;
+  /** Start every check healthy (a reload of a healthy node); default false. */
+  startHealthy?: boolean;
 }
 
 /** Snapshot of one check, for /status and logs. */
@@ -41,17 +45,18 @@ export interface CheckStatus {
   lastResult: string;
 }
 
-/** Rise/fall counter of one check; starts unhealthy. */
+/** Rise/fall counter of one check; starts unhealthy unless told otherwise. */
 export class RiseFall {
-  healthy = false;
+  healthy: boolean;
   successesInRow = 0;
   failuresInRow = 0;
   readonly #rise: number;
   readonly #fall: number;
 
-  constructor(rise: number, fall: number) {
+  constructor(rise: number, fall: number, healthy = false) {
     this.#rise = Math.max(1, rise);
     this.#fall = Math.max(1, fall);
+    this.healthy = healthy;
   }
 
   /** Counts one result; true when `healthy` flipped. */
@@ -99,9 +104,10 @@ class CheckLoop {
     killPath: string | null,
     onResult: (loop: CheckLoop) => void,
     log: Logger,
+    startHealthy: boolean,
   ) {
     this.config = config;
-    this.counter = new RiseFall(config.rise, config.fall);
+    this.counter = new RiseFall(config.rise, config.fall, startHealthy);
     this.#killPath = killPath;
     this.#onResult = onResult;
     this.#client = new WorkerClient(
@@ -181,10 +187,17 @@ export class CheckHost {
 
   constructor(checks: CheckConfig[], options: CheckHostOptions) {
     this.#options = options;
-    this.#healthy = checks.length === 0;
+    const startHealthy = options.startHealthy === true;
+    this.#healthy = checks.length === 0 || startHealthy;
     const killPath = checks.length > 0 ? findKillProgram() : null;
     this.#loops = checks.map((check) =>
-      new CheckLoop(check, killPath, (loop) => this.#update(loop), this.#log)
+      new CheckLoop(
+        check,
+        killPath,
+        (loop) => this.#update(loop),
+        this.#log,
+        startHealthy,
+      )
     );
   }
 

@@ -134,8 +134,9 @@ export class Daemon {
     this.#schedule();
   }
 
-  #newCheckHost(config: Config): CheckHost {
+  #newCheckHost(config: Config, startHealthy = false): CheckHost {
     const host: CheckHost = new CheckHost(config.checks, {
+      startHealthy,
       onChange: (healthy, detail) => {
         // A replaced host's late result must not override the current one.
         if (host !== this.#checks) return;
@@ -383,7 +384,9 @@ export class Daemon {
       drivers: plan.drivers,
       checks: plan.checks,
       prePromote: this.#drivers.hasPrePromote(),
-      newCheckHost: (config) => this.#newCheckHost(config),
+      // A healthy node stays eligible while its new checks take over.
+      newCheckHost: (config) =>
+        this.#newCheckHost(config, this.#checks.healthy()),
     });
     if (typeof started === "string") return { ok: false, message: started };
     const applied: string[] = [];

@@ -152,6 +152,34 @@ Deno.test("a check toggled by a file rises and falls after rise/fall results in 
   });
 });
 
+Deno.test("a reloaded CheckHost of a healthy node starts healthy and falls only after `fall` failures", async () => {
+  await using dir = await scriptDir();
+  const okFile = dir.file("ok");
+  const command = await dir.script(
+    "check.sh",
+    `echo run >> ${dir.file("runs.log")}; test -e ${okFile}`,
+  );
+  using _logs = captureLogs();
+  const changes: Change[] = [];
+  const host = new CheckHost([check(command)], {
+    onChange: (healthy, detail) => changes.push({ healthy, detail }),
+    startHealthy: true,
+  });
+  assert.equal(host.healthy(), true, "healthy before any run");
+  await host.start();
+  try {
+    // The check fails from the start (no ok file): healthy until 2 failures.
+    assert.ok(
+      await waitFor(() => changes.length === 1, 2000),
+      "became unhealthy",
+    );
+    assert.equal(changes[0]?.healthy, false);
+    assert.ok((await dir.lines("runs.log")).length >= 2, "after two failures");
+  } finally {
+    await host.stop();
+  }
+});
+
 Deno.test("a check that hangs is killed with its process group at timeout and counts as a failure", async () => {
   await using dir = await scriptDir();
   const hangFile = dir.file("hang");

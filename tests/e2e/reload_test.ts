@@ -76,7 +76,7 @@ Deno.test("SIGHUP applies log settings and driver changes, refuses timing and br
   }
 });
 
-Deno.test("a bash driver added by SIGHUP runs on the next failover", async () => {
+Deno.test("a bash driver and a check added by SIGHUP: no handover, and the driver runs on the next failover", async () => {
   const cluster = TestCluster.create({
     heartbeatMs: 100,
     electionTimeoutMs: 400,
@@ -99,21 +99,41 @@ Deno.test("a bash driver added by SIGHUP runs on the next failover", async () =>
     const promotes = await cluster.waitForPromotes(1, 15_000);
     assert.equal(promotes.length, 1);
     const master = promotes[0]!.node;
-    for (const [id, node] of cluster.nodes) {
+    // The master first: were its new check to start unhealthy, it would hand
+    // over to a backup that has no checks yet.
+    const order = [
+      master,
+      ...[...cluster.nodes.keys()].filter((id) => id !== master),
+    ];
+    for (const id of order) {
+      const node = cluster.nodes.get(id)!;
       const text = Deno.readTextFileSync(node.configPath);
       const withDriver = text.replace(
         /( {4}timeout_ms: \d+\n)/,
         `$1${added}`,
       );
       assert.notEqual(withDriver, text, `driver inserted for ${id}`);
-      Deno.writeTextFileSync(node.configPath, withDriver);
+      // A new check too: it starts in the node's current (healthy) state.
+      const withCheck = withDriver +
+        "checks:\n  - command: /bin/true\n    interval_ms: 1000\n    rise: 3\n";
+      Deno.writeTextFileSync(node.configPath, withCheck);
       const before = cluster.logOf(id).length;
       await cluster.signal(id, "SIGHUP");
       const done = await cluster.waitFor(
         () => /reload done/.test(cluster.logOf(id).slice(before)),
         5000,
       );
-      assert.ok(done, `${id} reloaded:\n${cluster.logOf(id).slice(before)}`);
+      const log = cluster.logOf(id).slice(before);
+      assert.ok(done, `${id} reloaded:\n${log}`);
+      assert.match(log, /reloaded drivers, checks/);
+      // Past min_hold (E): a master made unhealthy would have handed over.
+      await sleep(1000);
+      // (The rebuilt drivers are told the current role again: same node, term.)
+      assert.deepEqual(
+        [...new Set(cluster.promotes().map((p) => `${p.node}/${p.term}`))],
+        [`${master}/${promotes[0]!.term}`],
+        `no handover or election because ${id} reloaded`,
+      );
     }
     await cluster.signal(master, "SIGKILL");
     const after = await cluster.waitForPromotes(2, 5000);
