@@ -6,15 +6,21 @@
 import assert from "node:assert/strict";
 import { sleep, TestCluster } from "./_cluster.ts";
 
-Deno.test("SIGHUP applies log settings and driver changes, refuses timing and broken YAML", async () => {
-  const cluster = TestCluster.create({
+/** Heartbeat 100 ms, E 400 ms, priorities 100/90/80. */
+function threeNodes(): TestCluster {
+  return TestCluster.create({
     heartbeatMs: 100,
     electionTimeoutMs: 400,
-    nodes: [{ id: "n1", priority: 100 }, { id: "n2", priority: 90 }, {
-      id: "n3",
-      priority: 80,
-    }],
+    nodes: [
+      { id: "n1", priority: 100 },
+      { id: "n2", priority: 90 },
+      { id: "n3", priority: 80 },
+    ],
   });
+}
+
+Deno.test("SIGHUP applies log settings and driver changes, refuses timing and broken YAML", async () => {
+  const cluster = threeNodes();
   const n1 = cluster.nodes.get("n1")!;
   const original = Deno.readTextFileSync(n1.configPath);
   const hup = async (text: string, expect: RegExp) => {
@@ -77,14 +83,7 @@ Deno.test("SIGHUP applies log settings and driver changes, refuses timing and br
 });
 
 Deno.test("a bash driver and a check added by SIGHUP: no handover, and the driver runs on the next failover", async () => {
-  const cluster = TestCluster.create({
-    heartbeatMs: 100,
-    electionTimeoutMs: 400,
-    nodes: [{ id: "n1", priority: 100 }, { id: "n2", priority: 90 }, {
-      id: "n3",
-      priority: 80,
-    }],
-  });
+  const cluster = threeNodes();
   const marks = `${cluster.dir}/added.log`;
   const script = `${cluster.dir}/added.sh`;
   Deno.writeTextFileSync(

@@ -264,38 +264,23 @@ class TopologyImpl implements Topology {
     // handful of nft runs, isolating the host peer by peer over ~50 ms.
     const port = this.#port(ref);
     const chain = `bridge ${NFT_TABLE} cut`;
-    await must([
-      "ip",
-      "netns",
-      "exec",
-      this.bridgeNs,
-      "nft",
+    await must(this.#inBridge(
       `add table bridge ${NFT_TABLE}; ` +
-      `add chain ${chain} { type filter hook forward priority 0; policy accept; }; ` +
-      `add rule ${chain} iifname "${port}" drop; ` +
-      `add rule ${chain} oifname "${port}" drop`,
-    ]);
+        `add chain ${chain} { type filter hook forward priority 0; policy accept; }; ` +
+        `add rule ${chain} iifname "${port}" drop; ` +
+        `add rule ${chain} oifname "${port}" drop`,
+    ));
+  }
+
+  /** argv running `nft script` in the bridge namespace. */
+  #inBridge(script: string): string[] {
+    return ["ip", "netns", "exec", this.bridgeNs, "nft", script];
   }
 
   async heal(): Promise<void> {
-    const bridge = await runCommand([
-      "ip",
-      "netns",
-      "exec",
-      this.bridgeNs,
-      "nft",
-      "list",
-      "tables",
-    ]);
+    const bridge = await runCommand(this.#inBridge("list tables"));
     if (bridge.stdout.includes(NFT_TABLE)) {
-      await must([
-        "ip",
-        "netns",
-        "exec",
-        this.bridgeNs,
-        "nft",
-        `delete table bridge ${NFT_TABLE}`,
-      ]);
+      await must(this.#inBridge(`delete table bridge ${NFT_TABLE}`));
     }
     for (const host of this.hosts) {
       const tables = await this.exec(host, ["nft", "list", "tables"]);
