@@ -16,6 +16,11 @@ export function utf8(text: string): Uint8Array<ArrayBuffer> {
 
 /** Concatenates byte arrays into one. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  return joinBytes(parts);
+}
+
+/** The bytes of `parts`, in order, in one new array (no argument spreading). */
+export function joinBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   let length = 0;
   for (const part of parts) length += part.length;
   const out = new Uint8Array(length);

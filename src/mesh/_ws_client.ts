@@ -9,13 +9,13 @@
  * an exception or an unhandled rejection, and never buffers without bound.
  */
 
+import { joinBytes } from "./_crypto.ts";
 import { FRAME_BYTES_MAX } from "./frame.ts";
 import {
   acceptKey,
   base64,
   checkHandshakeResponse,
   CLOSE_REASON_BYTES_MAX,
-  concat,
   encodeClose,
   encodeFrame,
   handshakeRequest,
@@ -357,7 +357,7 @@ export class WsClient {
         const conn = this.#conn;
         if (conn === undefined) return;
         const frames = this.#sendQueue.splice(0);
-        const batch = frames.length === 1 ? frames[0]! : concat(frames);
+        const batch = frames.length === 1 ? frames[0]! : joinBytes(frames);
         await writeAll(conn, batch);
         this.#sendQueueBytes -= batch.length;
       }

@@ -7,8 +7,8 @@
  * network input; a violation comes out as a `problem` item.
  */
 
+import { joinBytes } from "./_crypto.ts";
 import {
-  concat,
   decodeUtf8,
   FRAME_HEADER_BYTES_MAX,
   OPCODE,
@@ -104,7 +104,7 @@ export class MessageReader {
     if (!fin) return undefined;
     const kind = this.#fragmentOpcode;
     const parts = this.#fragments;
-    const message = parts.length === 1 ? payload : concat(parts);
+    const message = parts.length === 1 ? payload : joinBytes(parts);
     this.#fragments = [];
     this.#fragmentBytes = 0;
     this.#fragmentOpcode = 0;
