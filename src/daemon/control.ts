@@ -1,6 +1,6 @@
 /**
  * The daemon's side of the authenticated non-peer channels: the CLI's control
- * channel (status, switchover, drain, undrain) and external drivers (the
+ * channel (status; operator requests go to operator.ts) and external drivers (the
  * original clustd's DriverMachine). Validates every message; a bad one
  * closes that channel only. Decides nothing: commands go to the core.
  */
@@ -24,6 +24,10 @@ export interface ControlServerOptions {
   config: Config;
   status(): StatusSnapshot;
   command(requestId: string, command: Command): void;
+  /** Operator requests (operator.ts); undefined when not one of them. */
+  operator?(
+    record: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> | undefined;
 }
 
 /** Wire form of a role event for external drivers (same names as the env). */
@@ -103,6 +107,17 @@ export class ControlServer {
       : {};
     if (record["type"] === "status") {
       channel.send({ type: "status", status: this.#options.status() });
+      return;
+    }
+    const answer = this.#options.operator?.(record);
+    if (answer !== undefined) {
+      answer.then((reply) => channel.send(reply), (error: unknown) => {
+        channel.send({
+          type: "reply",
+          ok: false,
+          message: error instanceof Error ? error.message : String(error),
+        });
+      });
       return;
     }
     if (record["type"] !== "command") {

@@ -26,6 +26,7 @@ import {
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
 import { planReload, startReplacements } from "./reload.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
+import { Operator } from "./operator.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
 /** Longest the daemon waits for a handover on SIGTERM before exiting anyway. */
@@ -57,6 +58,7 @@ export class Daemon {
   #drivers!: DriverHost;
   #checks!: CheckHost;
   #control!: ControlServer;
+  #operator!: Operator;
   #server: Deno.HttpServer | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #lastNowMs = 0;
@@ -92,6 +94,20 @@ export class Daemon {
       startMs: this.#startMs,
       prePromote: this.#drivers.hasPrePromote(),
     }));
+    this.#operator = new Operator({
+      config: () => this.#config,
+      snapshot: () => this.snapshot(),
+      command: (requestId, command) => this.command(requestId, command),
+      send: (peer, message) => this.#mesh?.send(peer, message) ?? false,
+      setPaused: (paused) => {
+        this.#step({ kind: "pause", nowMs: this.#now(), paused });
+        this.#schedule();
+      },
+      reload: (next) => this.reload(next),
+    });
+    if (this.#operator.paused()) {
+      this.#step({ kind: "pause", nowMs: this.#now(), paused: true });
+    }
     await this.#drivers.start();
     this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
@@ -108,6 +124,7 @@ export class Daemon {
       config,
       status: () => this.snapshot(),
       command: (requestId, command) => this.command(requestId, command),
+      operator: (record) => this.#operator.control(record),
     });
     this.#mesh.onEvent((event) => this.#onMeshEvent(event));
     this.#mesh.onChannel(
@@ -130,6 +147,13 @@ export class Daemon {
       role: config.node.role,
       priority: config.node.priority,
       term: persisted?.term ?? 0,
+      paused: this.#operator.paused(),
+    });
+    this.#operator.record({
+      term: persisted?.term ?? 0,
+      from: "stopped",
+      to: config.node.role === "witness" ? "witness" : "backup",
+      reason: "start",
     });
     this.#schedule();
   }
@@ -168,6 +192,7 @@ export class Daemon {
     return handleProbe(request, address.hostname, {
       snapshot: () => this.snapshot(),
       metrics: () => this.metrics(),
+      history: () => this.#operator.history.entries(),
       statusAllow: this.#config.cluster.statusAllow,
     });
   }
@@ -181,12 +206,19 @@ export class Daemon {
 
   #onMeshEvent(event: MeshEvent): void {
     if (this.#stopping && event.kind === "message") return;
+    // Operator messages (status, history, forwarded commands, pause) share
+    // the peer channel but never reach the election core.
+    if (
+      event.kind === "message" &&
+      this.#operator.relay.handle(event.peer, event.message)
+    ) return;
     // Tick first: after a stall (SIGSTOP, GC) the core must see the time and
     // drop an expired lease before it reacts to anything a peer says.
     this.#step({ kind: "tick", nowMs: this.#now() });
     const nowMs = this.#now();
     if (event.kind === "peer_up") {
       this.#step({ kind: "peer_up", nowMs, peer: event.peer });
+      this.#operator.onPeerUp(event.peer);
     } else if (event.kind === "peer_down") {
       this.#step({ kind: "peer_down", nowMs, peer: event.peer });
     } else {
@@ -226,7 +258,11 @@ export class Daemon {
         this.#runPrePromote(effect.term);
         return;
       case "reply":
-        this.#control?.reply(effect.requestId, effect.ok, effect.message);
+        if (
+          !this.#operator.reply(effect.requestId, effect.ok, effect.message)
+        ) {
+          this.#control?.reply(effect.requestId, effect.ok, effect.message);
+        }
         return;
       case "log":
         this.#logDecision(effect);
@@ -264,6 +300,12 @@ export class Daemon {
     this.#masterSinceWallMs = Date.now();
     const event = this.#roleEvent("promote", term);
     this.#log.info("promote", { term, node: this.#config.node.id });
+    this.#operator.record({
+      term,
+      from: "backup",
+      to: "master",
+      reason: "elected",
+    });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
   }
@@ -272,7 +314,8 @@ export class Daemon {
     this.#counters.demotions++;
     this.#masterSinceWallMs = null;
     const event = this.#roleEvent("demote", term);
-    this.#log.info("demote", { term, reason, handover });
+    // The core's `election: demote` line is the one log line of a demote.
+    this.#operator.record({ term, from: "master", to: "backup", reason });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
     if (!handover) return;
@@ -358,7 +401,14 @@ export class Daemon {
       uptimeMs: monotonicMs() - this.#startMs,
       version: this.#options.version,
       masterSinceWallMs: this.#masterSinceWallMs,
+      checks: this.#checks?.status() ?? [],
+      stopping: this.#stopping,
     });
+  }
+
+  /** Re-reads the config file and applies it (SIGHUP, `clustd reload`). */
+  reloadFile(): Promise<{ ok: boolean; message: string; errors: string[] }> {
+    return this.#operator.reloadFile();
   }
 
   /** Prometheus text for /metrics. */
@@ -445,6 +495,13 @@ export class Daemon {
     if (wasMaster) await this.#awaitHandover();
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#operator.close();
+    this.#operator.record({
+      term: this.#election.status(this.#now()).term,
+      from: this.#election.status(this.#now()).role,
+      to: "stopped",
+      reason: "shutdown",
+    });
     await this.#checks.stop();
     await this.#control.close();
     await this.#mesh.close();

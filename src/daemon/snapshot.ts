@@ -9,6 +9,7 @@ import type { ElectionStatus } from "../election/types.ts";
 import type { MemberSnapshot, StatusSnapshot } from "../http/handler.ts";
 import type { MetricFamily } from "../http/metrics.ts";
 import type { PeerStatus } from "../mesh/mesh.ts";
+import type { CheckStatus } from "./check_host.ts";
 
 /** Counters the daemon keeps itself. */
 export interface DaemonCounters {
@@ -27,6 +28,32 @@ export interface SnapshotParts {
   uptimeMs: number;
   version: string;
   masterSinceWallMs: number | null;
+  /** Per-check state, for the reasons a node is not eligible. */
+  checks?: CheckStatus[];
+  stopping?: boolean;
+}
+
+/** Why this node is not eligible, in words an operator can act on. */
+export function ineligibleReasons(parts: SnapshotParts): string[] {
+  const { config, election } = parts;
+  if (election.eligible) return [];
+  const reasons: string[] = [];
+  if (config.node.role === "witness") reasons.push("witness");
+  else if (config.node.priority === 0) reasons.push("priority 0");
+  if (election.drained) reasons.push("drained");
+  if (parts.stopping === true) reasons.push("stopping");
+  for (const check of parts.checks ?? []) {
+    if (check.healthy) continue;
+    reasons.push(
+      check.failuresInRow > 0
+        ? `check "${check.command}" failing (${check.failuresInRow}/${check.fall}: ${check.lastResult})`
+        : `check "${check.command}" not passing yet (${check.successesInRow}/${check.rise} successes)`,
+    );
+  }
+  if (reasons.length === 0) {
+    reasons.push("pre_promote vetoed recently, or still starting");
+  }
+  return reasons;
 }
 
 function observedRole(
@@ -81,7 +108,9 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
     master: election.masterId,
     quorum: election.quorum,
     eligible: election.eligible,
+    ineligible: ineligibleReasons(parts),
     drained: election.drained,
+    paused: election.paused,
     lease_remaining_ms: Math.max(0, Math.round(election.leaseRemainingMs)),
     master_since: parts.masterSinceWallMs === null
       ? null

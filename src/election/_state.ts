@@ -35,6 +35,12 @@ export interface Handover {
   target: string | null;
   requestId: string | null;
   reason: string;
+  /**
+   * Handover wait (handoverDrainMs): until then the master still renews its
+   * lease and holds its drivers but no longer reports itself master; then it
+   * demotes. Null once the demote has started (or with no wait).
+   */
+  demoteAtMs: number | null;
 }
 
 /** Everything the core remembers between steps. */
@@ -100,6 +106,8 @@ export interface CoreState {
   drained: boolean;
   shuttingDown: boolean;
   vetoUntilMs: number;
+  /** Maintenance (see _pause.ts): no automatic campaign, handover or preemption. */
+  paused: boolean;
 }
 
 /** Builds the initial state from validated options. */
@@ -159,6 +167,7 @@ export function createState(opts: ElectionOptions): CoreState {
     drained: false,
     shuttingDown: false,
     vetoUntilMs: Number.NEGATIVE_INFINITY,
+    paused: false,
   };
 }
 

@@ -17,6 +17,7 @@ import { assert } from "./assert.ts";
 import type { HeartbeatMessage, Message, StateMessage } from "./message.ts";
 import {
   checkLease,
+  demoteAfterWait,
   isMaster,
   leaderWakeMs,
   maybeVoluntaryHandover,
@@ -26,6 +27,7 @@ import {
   renewIfDue,
 } from "./_leader.ts";
 import { onCommand } from "./_command.ts";
+import { onPause } from "./_pause.ts";
 import {
   broadcast,
   type CoreState,
@@ -121,6 +123,7 @@ export class Election {
     }
     this.#dispatch(input);
     renewIfDue(s);
+    demoteAfterWait(s);
     maybeVoluntaryHandover(s);
     grantDeferredPreVotes(s);
     tickCampaign(s);
@@ -154,6 +157,8 @@ export class Election {
         return onDemoteDone(s, input.term);
       case "pre_promote_result":
         return onPrePromoteResult(s, input.term, input.ok);
+      case "pause":
+        return onPause(s, input.paused);
     }
   }
 
@@ -203,6 +208,7 @@ export class Election {
       quorum: s.state === "leader" ? leaseValid : aliveCount >= s.quorum,
       eligible: selfEligible(s),
       drained: s.drained,
+      paused: s.paused,
       masterSinceMs: master ? s.masterSinceMs : null,
       members,
     };
