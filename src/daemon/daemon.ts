@@ -17,7 +17,7 @@ import { monotonicMs } from "./clock.ts";
 import { ControlServer } from "./control.ts";
 import { CheckHost } from "./check_host.ts";
 import { DriverHost, type RoleEvent } from "./driver_host.ts";
-import { driverFamilies, meshFamilies } from "./_families.ts";
+import { checkFamilies, driverFamilies, meshFamilies } from "./_families.ts";
 import {
   buildSnapshot,
   type DaemonCounters,
@@ -417,6 +417,7 @@ export class Daemon {
       ...daemonFamilies(this.snapshot(), this.#counters),
       ...meshFamilies(this.#mesh.metrics()),
       ...driverFamilies(this.#drivers.stats()),
+      ...checkFamilies(this.#checks.status()),
     ];
     return renderMetrics(families);
   }

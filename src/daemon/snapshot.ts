@@ -123,6 +123,18 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
 
 const ROLES = ["master", "backup", "witness", "candidate"] as const;
 
+/** Election events counted from 0, so each has a sample before it happens. */
+const KNOWN_EVENTS = [
+  "campaign",
+  "demote",
+  "handover",
+  "pre_vote_granted",
+  "pre_vote_refused",
+  "promote",
+  "vote_granted",
+  "vote_refused",
+] as const;
+
 /** Daemon-level metric families (mesh and drivers add their own). */
 export function daemonFamilies(
   snapshot: StatusSnapshot,
@@ -178,8 +190,24 @@ export function daemonFamilies(
       name: "clustd_election_events_total",
       help: "Election decisions by kind",
       type: "counter",
-      samples: [...counters.events.entries()].sort(([a], [b]) => a < b ? -1 : 1)
-        .map(([event, value]) => ({ labels: { event }, value })),
+      samples: [...new Set([...KNOWN_EVENTS, ...counters.events.keys()])]
+        .sort().map((event) => ({
+          labels: { event },
+          value: counters.events.get(event) ?? 0,
+        })),
+    },
+    {
+      name: "clustd_paused",
+      help:
+        "1 while the cluster is paused (clustd pause): no automatic failover",
+      type: "gauge",
+      samples: [{ value: snapshot.paused ? 1 : 0 }],
+    },
+    {
+      name: "clustd_lease_remaining_seconds",
+      help: "Time left on the master's lease (0 when not master)",
+      type: "gauge",
+      samples: [{ value: snapshot.lease_remaining_ms / 1000 }],
     },
     {
       name: "clustd_peer_connected",
