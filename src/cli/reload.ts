@@ -11,7 +11,8 @@ import {
   stringFlag,
   usageError,
 } from "./_command.ts";
-import { loadConfigOrReport } from "./_config.ts";
+import { loadConfig, resolveConfigPath } from "../config/load.ts";
+import { printIssues } from "./_config.ts";
 import { checkNodeFlag, controlRequest, daemonUrl } from "./_control.ts";
 
 /** The `reload` command. */
@@ -22,7 +23,9 @@ export const reloadCommand: Command = {
 
 Asks the daemon to re-read the config file it was started with (as SIGHUP
 does) and prints what changed, or every error (nothing changes then).
-Exit code 0 when applied, 1 when refused.
+Exit code 0 when applied, 1 when refused. The address and secret come from
+--config; when that file has errors they are printed and the daemon is not
+asked (it would read the same file).
 
 Options:
   --node URL    Talk to the daemon at URL instead of the local one`,
@@ -34,10 +37,20 @@ Options:
     const node = stringFlag(parsed.values, "node");
     const bad = checkNodeFlag(node);
     if (bad !== null) return usageError(this, bad);
-    const config = await loadConfigOrReport(
+    const { path, source } = resolveConfigPath(
       stringFlag(parsed.values, "config"),
     );
-    if (typeof config === "number") return config;
+    const loaded = await loadConfig(path, { source });
+    if (!loaded.ok) {
+      // The daemon would read the same errors: it is not asked, and keeps
+      // running with its current config.
+      console.error(
+        `clustd: reload refused: ${path} has errors; the daemon keeps its running config`,
+      );
+      printIssues(loaded.errors, loaded.warnings);
+      return EXIT_FAILURE;
+    }
+    const config = loaded.config;
     try {
       const answer = await controlRequest(
         daemonUrl(config, node),
