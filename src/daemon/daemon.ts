@@ -299,7 +299,7 @@ export class Daemon {
     this.#counters.promotions++;
     this.#masterSinceWallMs = Date.now();
     const event = this.#roleEvent("promote", term);
-    this.#log.info("promote", { term, node: this.#config.node.id });
+    // The core's `election: promote` line is the one log line of a promote.
     this.#operator.record({
       term,
       from: "backup",
