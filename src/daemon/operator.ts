@@ -15,13 +15,7 @@ import type { StatusSnapshot } from "../http/handler.ts";
 import { Logger } from "../log.ts";
 import { HistoryLog, type Transition } from "./history.ts";
 import { OpsRelay, type OpsRequest } from "./ops_relay.ts";
-import {
-  loadPause,
-  newerPause,
-  parsePauseState,
-  type PauseState,
-  savePause,
-} from "./pause_store.ts";
+import { PauseSync } from "./_pause_sync.ts";
 import { memberView } from "./member_view.ts";
 
 /** Local commands awaiting the core's reply at once. */
@@ -60,24 +54,30 @@ export class Operator {
   readonly #host: OperatorHost;
   readonly #log = new Logger("control");
   readonly #replies = new Map<string, (outcome: Outcome) => void>();
-  #pause: PauseState;
+  readonly #pause: PauseSync;
   #sequence = 0;
 
   constructor(host: OperatorHost) {
     this.#host = host;
     const dir = host.config().stateDir;
     this.history = new HistoryLog(dir);
-    this.#pause = loadPause(dir);
     this.relay = new OpsRelay({
       send: (peer, message) => host.send(peer, message),
       serve: (peer, request) => this.#serve(peer, request),
-      onPause: (peer, state) => this.#onPeerPause(peer, state),
+      onPause: (peer, state) => this.#pause.onPeer(peer, state),
+    });
+    this.#pause = new PauseSync({
+      selfId: () => host.config().node.id,
+      stateDir: dir,
+      peers: () => host.config().cluster.peers.map((p) => p.id),
+      send: (peer, state) => this.relay.sendPause(peer, state),
+      apply: (paused) => host.setPaused(paused),
     });
   }
 
   /** The persisted pause flag (given to the core at start). */
   paused(): boolean {
-    return this.#pause.paused;
+    return this.#pause.paused();
   }
 
   /** Routes the core's reply; false when the request was not ours. */
@@ -91,7 +91,7 @@ export class Operator {
 
   /** A peer connected: it learns our pause flag (it may have missed it). */
   onPeerUp(peer: string): void {
-    if (this.#pause.seq > 0) this.relay.sendPause(peer, { ...this.#pause });
+    this.#pause.onPeerUp(peer);
   }
 
   /** Appends one transition of this node to the history. */
@@ -123,7 +123,7 @@ export class Operator {
       case "pause":
         return Promise.resolve({
           type: "reply",
-          ...this.#setPause(record["paused"] === true),
+          ...this.#pause.set(record["paused"] === true),
         });
       case "reload":
         return this.reloadFile().then((result) => ({
@@ -300,76 +300,6 @@ export class Operator {
     this.#log.info("command", { request: requestId, command: command.type });
     this.#host.command(requestId, command);
     return done.promise;
-  }
-
-  /** `clustd pause` / `clustd resume` on this node: a new version for everyone. */
-  #setPause(paused: boolean): Outcome {
-    const self = this.#host.config().node.id;
-    const word = paused ? "paused" : "resumed";
-    if (this.#pause.paused === paused) {
-      const since = this.#pause.seq === 0
-        ? ""
-        : ` (since ${this.#pause.time}, by ${this.#pause.by})`;
-      this.#gossip();
-      return { ok: true, message: `the cluster is already ${word}${since}` };
-    }
-    this.#adopt({
-      paused,
-      seq: this.#pause.seq + 1,
-      by: self,
-      time: new Date().toISOString(),
-    });
-    const told = this.#gossip();
-    const missed = this.#host.config().cluster.peers.map((p) => p.id)
-      .filter((id) => !told.includes(id));
-    const effect = paused
-      ? "no automatic failover, handover or preemption until `clustd resume`"
-      : "automatic failover is on again";
-    return {
-      ok: true,
-      message: `${word} the cluster: ${effect}; told ${
-        told.length === 0 ? "no peer" : told.join(", ")
-      }${
-        missed.length === 0
-          ? ""
-          : `; ${missed.join(", ")} not connected (they learn it on reconnect)`
-      }`,
-    };
-  }
-
-  /** Sends our flag to every peer; returns those it reached. */
-  #gossip(): string[] {
-    return this.#host.config().cluster.peers.map((p) => p.id).filter((id) =>
-      this.relay.sendPause(id, { ...this.#pause })
-    );
-  }
-
-  #onPeerPause(peer: string, value: unknown): void {
-    const state = parsePauseState(value);
-    if (state === null) {
-      this.#log.warn("dropped malformed pause state", { peer });
-      return;
-    }
-    if (newerPause(state, this.#pause)) this.#adopt(state);
-    else if (newerPause(this.#pause, state)) {
-      this.relay.sendPause(peer, { ...this.#pause });
-    }
-  }
-
-  #adopt(state: PauseState): void {
-    try {
-      savePause(this.#host.config().stateDir, state);
-    } catch (error: unknown) {
-      this.#log.error("cannot persist the pause flag", {
-        error: errorText(error),
-      });
-    }
-    this.#pause = state;
-    this.#log.info(state.paused ? "cluster paused" : "cluster resumed", {
-      by: state.by,
-      seq: state.seq,
-    });
-    this.#host.setPaused(state.paused);
   }
 
   /** Re-reads the config file and applies it (SIGHUP and `clustd reload`). */
