@@ -102,7 +102,7 @@ Deno.test("sim arguments: --seeds, --seed, --nodes, and clear errors", () => {
 Deno.test("a violation line names the seed, the check and how to replay it", () => {
   const lines: string[] = [];
   const count = runSim(
-    { seeds: 10, seed: 1, nodes: undefined, verbose: false },
+    { seeds: 40, seed: 1, nodes: undefined, verbose: false },
     (line) => lines.push(line),
     "skip_lease_refusal",
   );
@@ -117,7 +117,7 @@ Deno.test("a violation line names the seed, the check and how to replay it", () 
     lines.some((line) => /^ +[\d.]+ms n\d +PROMOTE/.test(line)),
     "the trace shows promotions",
   );
-  assert.equal(lines.at(-1), `sim: 10 schedules, ${count} violations`);
+  assert.equal(lines.at(-1), `sim: 40 schedules, ${count} violations`);
 });
 
 Deno.test("seeds that once found a liveness or safety bug stay clean", () => {
