@@ -225,7 +225,7 @@ export function clusterTable(status: ClusterStatus): string {
       : `master ${masters.map((r) => r.id).join(", ")}`
   }${paused ? "; PAUSED: no automatic failover (clustd resume)" : ""}`;
   const notes = status.members.flatMap((row) =>
-    row.view !== null && !row.view.eligible
+    row.view !== null && !row.view.eligible && row.view.role !== "witness"
       ? [`${row.id} not eligible: ${row.view.ineligible.join("; ")}`]
       : []
   );

@@ -46,7 +46,7 @@ export function ineligibleReasons(parts: SnapshotParts): string[] {
     if (check.healthy) continue;
     reasons.push(
       check.failuresInRow > 0
-        ? `check "${check.command}" failing (${check.failuresInRow}/${check.fall}: ${check.lastResult})`
+        ? `check "${check.command}" failing: ${check.lastResult} (${check.failuresInRow} in a row, fall ${check.fall})`
         : `check "${check.command}" not passing yet (${check.successesInRow}/${check.rise} successes)`,
     );
   }
