@@ -93,7 +93,9 @@ export function disagreements(rows: MemberRow[]): string[] {
   if (byMaster.size > 1) {
     out.push(
       `members disagree on the master: ${
-        [...byMaster].map(([m, ids]) => `${ids.join(", ")} name ${m}`).join(
+        [...byMaster].map(([m, ids]) =>
+          `${ids.join(", ")} name${ids.length === 1 ? "s" : ""} ${m}`
+        ).join(
           "; ",
         )
       }`,

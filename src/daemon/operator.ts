@@ -335,9 +335,12 @@ function errorText(error: unknown): string {
 function noMasterReason(status: StatusSnapshot): string {
   if (status.master === null) {
     const seen = status.members.filter((m) => m.connected).length;
-    return status.quorum
-      ? "there is no master right now (an election is under way or the cluster is paused)"
-      : `no quorum: ${status.id} sees ${seen} of ${status.members.length} members`;
+    if (!status.quorum) {
+      return `no quorum: ${status.id} sees ${seen} of ${status.members.length} members`;
+    }
+    return status.paused
+      ? "there is no master and the cluster is paused: `clustd resume` first"
+      : "there is no master right now (an election is under way)";
   }
   return `${status.id} is not master (master is ${status.master})`;
 }
