@@ -10,6 +10,8 @@ import { runClustd as cli } from "../_process.ts";
 import { sleep, TestCluster } from "./_cluster.ts";
 
 const IDS = ["n1", "n2", "n3", "n4", "n5"];
+/** Tries per node before a view that disagrees counts as a failure. */
+const ATTEMPTS = 10;
 
 function fiveNodes(): TestCluster {
   return TestCluster.create({
@@ -44,27 +46,56 @@ Deno.test("status from each of five nodes shows all five members' own views; a k
     cluster.startAll();
     const first = await cluster.waitForPromotes(1, 20_000);
     assert.equal(first.length, 1, "a master after cold start");
-    const master = first[0]!.node;
     await sleep(600);
-    for (const asked of IDS) {
-      const status = await statusJson(cluster, asked);
-      assert.equal(status.asked, asked);
-      assert.deepEqual(status.members.map((m) => m.id), IDS);
+    // Each node's answer must show all five members' own views, all
+    // following the one master. Re-asked a few times: on a loaded machine a
+    // stall can make a member briefly lose track of the master.
+    const problems = (status: Awaited<ReturnType<typeof statusJson>>) => {
+      // The latest promote hook names the master (a stall on a loaded
+      // machine may have caused a re-election since the first one).
+      const master = cluster.promotes().at(-1)!.node;
+      const out: string[] = [];
+      if (status.members.map((m) => m.id).join() !== IDS.join()) {
+        out.push(`members ${status.members.map((m) => m.id)}`);
+      }
       for (const member of status.members) {
         const view = member.view;
-        assert.ok(view !== null, `${asked}: ${member.id}: ${member.error}`);
-        // Each row is the member's own view, not the asked node's.
-        assert.equal(view["id"], member.id);
-        assert.equal(view["master"], master, `${member.id} follows`);
-        assert.equal(view["role"], member.id === master ? "master" : "backup");
-        assert.equal((view["connected"] as string[]).length, 4);
-        for (const key of ["term", "lease_remaining_ms", "uptime_ms"]) {
-          assert.equal(typeof view[key], "number", key);
+        if (view === null) {
+          out.push(`${member.id}: ${member.error}`);
+          continue;
         }
-        assert.equal(view["paused"], false);
-        assert.equal(typeof view["version"], "string");
+        // Each row is the member's own view, not the asked node's.
+        if (view["id"] !== member.id) {
+          out.push(`${member.id}: id ${view["id"]}`);
+        }
+        if (view["master"] !== master) {
+          out.push(`${member.id} follows ${view["master"]}`);
+        }
+        const role = member.id === master ? "master" : "backup";
+        if (view["role"] !== role) out.push(`${member.id} is ${view["role"]}`);
+        if ((view["connected"] as string[]).length !== 4) {
+          out.push(`${member.id} connected to ${view["connected"]}`);
+        }
+        for (const key of ["term", "lease_remaining_ms", "uptime_ms"]) {
+          if (typeof view[key] !== "number") out.push(`${member.id}: ${key}`);
+        }
+        if (view["paused"] !== false || typeof view["version"] !== "string") {
+          out.push(`${member.id}: paused/version`);
+        }
       }
-      assert.deepEqual(status.disagreements, []);
+      if (status.disagreements.length > 0) out.push(...status.disagreements);
+      return out;
+    };
+    for (const asked of IDS) {
+      let last: string[] = [];
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        const status = await statusJson(cluster, asked);
+        assert.equal(status.asked, asked);
+        last = problems(status);
+        if (last.length === 0) break;
+        await sleep(300);
+      }
+      assert.deepEqual(last, [], `status asked on ${asked}`);
     }
     const table = await cli([
       "status",
@@ -79,6 +110,7 @@ Deno.test("status from each of five nodes shows all five members' own views; a k
       );
     }
 
+    const master = cluster.promotes().at(-1)!.node;
     const victim = IDS.find((id) => id !== master && id !== "n3")!;
     await cluster.signal(victim, "SIGKILL");
     const after = await statusJson(cluster, "n3");
@@ -153,7 +185,16 @@ Deno.test("history lists three failovers and a switchover in order with reasons,
         }[];
       };
       const promotions = history.entries.filter((e) => e.to === "master");
-      assert.deepEqual(promotions.map((e) => e.node), [...masters, to]);
+      // The history holds exactly the promotions the hooks saw, in order:
+      // the first master, three failovers, the switchover (and any extra
+      // election a loaded machine caused).
+      assert.deepEqual(
+        promotions.map((e) => `${e.node}/${e.term}`),
+        cluster.promotes().map((p) => `${p.node}/${p.term}`),
+      );
+      for (const m of [...masters, to]) {
+        assert.ok(promotions.some((e) => e.node === m), `${m} promoted`);
+      }
       const terms = promotions.map((e) => e.term);
       assert.deepEqual(terms, [...terms].sort((a, b) => a - b));
       const handover = history.entries.find((e) =>
@@ -173,7 +214,14 @@ Deno.test("history lists three failovers and a switchover in order with reasons,
     await check();
     await cluster.signal(asked, "SIGTERM");
     cluster.start(asked);
-    await sleep(1500);
+    assert.ok(
+      await cluster.waitFor(
+        async () => (await cluster.status(asked)) !== null,
+        15_000,
+      ),
+      `${asked} answers after its restart`,
+    );
+    await sleep(1000);
     await check();
   } finally {
     await cluster.close();
