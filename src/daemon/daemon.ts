@@ -123,7 +123,6 @@ export class Daemon {
     this.#control = new ControlServer({
       config,
       status: () => this.snapshot(),
-      command: (requestId, command) => this.command(requestId, command),
       operator: (record) => this.#operator.control(record),
     });
     this.#mesh.onEvent((event) => this.#onMeshEvent(event));
@@ -258,11 +257,9 @@ export class Daemon {
         this.#runPrePromote(effect.term);
         return;
       case "reply":
-        if (
-          !this.#operator.reply(effect.requestId, effect.ok, effect.message)
-        ) {
-          this.#control?.reply(effect.requestId, effect.ok, effect.message);
-        }
+        // Commands from the CLI and peers wait in the operator; the
+        // shutdown command of stop() has nobody waiting.
+        this.#operator.reply(effect.requestId, effect.ok, effect.message);
         return;
       case "log":
         this.#logDecision(effect);
