@@ -156,6 +156,14 @@ Deno.test("pause: a killed master is not replaced within 3·E; resume elects one
       `http://127.0.0.1:${cluster.nodes.get(master)!.port}/metrics`,
     ).then((r) => r.text());
     assert.match(metrics, /^clustd_paused 1$/m);
+    assert.match(metrics, /^clustd_lease_remaining_seconds 0\.\d+$/m);
+    const history = await fetch(
+      `http://127.0.0.1:${cluster.nodes.get(master)!.port}/history`,
+    ).then((r) => r.json()) as { node: string; to: string; reason: string }[];
+    assert.deepEqual(
+      history.map((e) => `${e.node} ${e.to} ${e.reason}`),
+      [`${master} backup start`, `${master} master elected`],
+    );
     const probe = await fetch(
       `http://127.0.0.1:${cluster.nodes.get(master)!.port}/master`,
     );
