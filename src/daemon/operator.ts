@@ -273,9 +273,15 @@ export class Operator {
         message: `${node}: ${String(answer["message"] ?? "")}`,
       };
     } catch (error: unknown) {
+      const text = errorText(error);
+      // A timeout does not undo what the node may be doing (a handover
+      // waiting for hooks): say where to look.
+      const hint = text.startsWith("no answer")
+        ? "; it may still be carrying it out: see `clustd status`"
+        : "";
       return {
         ok: false,
-        message: `cannot forward to ${node} from ${self}: ${errorText(error)}`,
+        message: `cannot forward to ${node} from ${self}: ${text}${hint}`,
       };
     }
   }
