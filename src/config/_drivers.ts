@@ -4,7 +4,7 @@
  * (script paths are checked for shape, not existence).
  */
 
-import { mapGet, type YamlNode } from "./_yaml.ts";
+import { mapGet, type YamlNode } from "../yaml/parse.ts";
 import { checkUrl, isAbsolutePath } from "./_net.ts";
 import { closest, quote, type Reader, type Section } from "./_reader.ts";
 import {

@@ -15,7 +15,7 @@ import { readChecks, readDrivers, readId } from "./_drivers.ts";
 import { checkMembership } from "./_membership.ts";
 import { checkUrl, isAbsolutePath, parseListen } from "./_net.ts";
 import { describeAsSubject, Reader, type Section } from "./_reader.ts";
-import { parseYaml, type YamlNode } from "./_yaml.ts";
+import { parseYaml, type YamlNode } from "../yaml/parse.ts";
 import { dirname, joinPath } from "./path.ts";
 import { KEYS, LOG_FORMATS, ROLES, STATE_DIR_DEFAULT } from "./schema.ts";
 import type {

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { parseYaml, YAML_DEPTH_MAX } from "../../src/config/_yaml.ts";
-import { theirs } from "./_yaml_compare.ts";
+import { parseYaml, YAML_DEPTH_MAX } from "../../src/yaml/parse.ts";
+import { theirs } from "./_compare.ts";
 
 interface ErrorCase {
   text: string;

@@ -12,16 +12,11 @@ import type {
   YamlPair,
   YamlScalar,
   YamlSeq,
-} from "./_yaml.ts";
-import { addPair, flowCollection, type KeySet } from "./_yaml_flow.ts";
-import { blockScalar } from "./_yaml_block_scalar.ts";
-import { plainScalar, quotedScalar } from "./_yaml_scalar.ts";
-import {
-  type Line,
-  nullScalar,
-  type Scanner,
-  TAB_INDENT,
-} from "./_yaml_scanner.ts";
+} from "./types.ts";
+import { addPair, flowCollection, type KeySet } from "./_flow.ts";
+import { blockScalar } from "./_block_scalar.ts";
+import { plainScalar, quotedScalar } from "./_scalar.ts";
+import { type Line, nullScalar, type Scanner, TAB_INDENT } from "./_scanner.ts";
 
 /** Where an inline node sits, which decides what may start there. */
 export interface Place {

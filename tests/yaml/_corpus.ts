@@ -3,7 +3,7 @@
  * validateConfig() (recorded from one run of both, temporary directories
  * renamed to /tmp/clustd-test), plus one rendering of each config template in
  * tests/e2e/_cluster.ts, tests/drivers/_daemon.ts and
- * tests/netns/_clustd_cluster.ts. yaml_test.ts checks that parseYaml() reads
+ * tests/netns/_clustd_cluster.ts. parse_test.ts checks that parseYaml() reads
  * each exactly as the npm `yaml` package does. Data only.
  */
 

@@ -8,9 +8,9 @@
 
 import assert from "node:assert/strict";
 import { LineCounter, parseDocument } from "yaml";
-import { parseYaml } from "../../src/config/_yaml.ts";
-import { assertSameAsYaml, positions, theirs, toJs } from "./_yaml_compare.ts";
-import { TEST_CONFIGS } from "./_yaml_corpus.ts";
+import { parseYaml } from "../../src/yaml/parse.ts";
+import { assertSameAsYaml, positions, theirs, toJs } from "./_compare.ts";
+import { TEST_CONFIGS } from "./_corpus.ts";
 
 const EXAMPLE = Deno.readTextFileSync(
   new URL("../../config.example.yml", import.meta.url),

@@ -5,8 +5,8 @@
  * Scanner; never builds collections.
  */
 
-import type { YamlScalar, YamlScalarValue } from "./_yaml.ts";
-import { FLOW_INDICATORS, type Scanner, TAB_INDENT } from "./_yaml_scanner.ts";
+import type { YamlScalar, YamlScalarValue } from "./types.ts";
+import { FLOW_INDICATORS, type Scanner, TAB_INDENT } from "./_scanner.ts";
 
 /** Single-character escapes of double-quoted scalars. */
 const ESCAPES: Record<string, string> = {

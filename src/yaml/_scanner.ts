@@ -6,7 +6,7 @@
  * catches.
  */
 
-import type { YamlError, YamlNode, YamlScalar } from "./_yaml.ts";
+import type { YamlError, YamlNode, YamlScalar } from "./types.ts";
 
 /** Deepest nesting of collections accepted, block and flow together. */
 export const YAML_DEPTH_MAX = 64;

@@ -6,72 +6,22 @@
  * aliases) and reports the rest (tags, explicit keys, several documents) as
  * unsupported. This file owns the document level (`---`, `...`, directives,
  * one document only). It never throws and its work is bounded by the text's
- * length and YAML_DEPTH_MAX. It exists so the daemon loads no npm package.
+ * length and YAML_DEPTH_MAX.
+ *
+ * Why no library serves: the config errors must name each key's line and
+ * column. `@std/yaml` (and js-yaml, which it follows) give none and JSR is
+ * unreachable here; npm `yaml` gives positions but loading it costs every CLI
+ * call and the daemon the Node-compatibility layer (measured in the README's
+ * "Dependencies" section). The tests compare this reader with npm `yaml` on
+ * every config text the suite uses and on random input.
  */
 
-import { AFTER_MARKER, blockNode, LINE_START } from "./_yaml_block.ts";
-import { BOM, checkCharacters, Scanner, YamlAbort } from "./_yaml_scanner.ts";
+import { AFTER_MARKER, blockNode, LINE_START } from "./_block.ts";
+import { BOM, checkCharacters, Scanner, YamlAbort } from "./_scanner.ts";
+import type { LinePos, YamlDocument, YamlMap, YamlNode } from "./types.ts";
 
-export { YAML_DEPTH_MAX } from "./_yaml_scanner.ts";
-
-/** A scalar's value per the YAML 1.2 core schema. */
-export type YamlScalarValue = string | number | boolean | null;
-
-/** A scalar node; `offset` is its first character (a quote or `|` included). */
-export interface YamlScalar {
-  readonly kind: "scalar";
-  readonly value: YamlScalarValue;
-  readonly style: "plain" | "single" | "double" | "literal" | "folded";
-  readonly offset: number;
-  readonly end: number;
-}
-
-/** One `key: value` of a mapping. */
-export interface YamlPair {
-  readonly key: YamlScalar;
-  readonly value: YamlNode;
-}
-
-/** A mapping; `offset` is its first key (block) or its `{` (flow). */
-export interface YamlMap {
-  readonly kind: "map";
-  readonly pairs: readonly YamlPair[];
-  readonly offset: number;
-  readonly end: number;
-}
-
-/** A sequence; `offset` is its first `-` (block) or its `[` (flow). */
-export interface YamlSeq {
-  readonly kind: "seq";
-  readonly items: readonly YamlNode[];
-  readonly offset: number;
-  readonly end: number;
-}
-
-/** Any node. Aliases are resolved: `*a` is the very node `&a` marks. */
-export type YamlNode = YamlScalar | YamlMap | YamlSeq;
-
-/** A syntax error at a source offset. */
-export interface YamlError {
-  readonly offset: number;
-  readonly message: string;
-}
-
-/** A 1-based line and column. */
-export interface LinePos {
-  line: number;
-  col: number;
-}
-
-/** The result of parseYaml(): a root (null when empty) or errors. */
-export interface YamlDocument {
-  /** The root node; null for an empty document or when there are errors. */
-  readonly root: YamlNode | null;
-  /** Syntax errors in source order; empty when the text is valid. */
-  readonly errors: readonly YamlError[];
-  /** Turns an offset into a 1-based line and column. */
-  linePos(offset: number): LinePos;
-}
+export { YAML_DEPTH_MAX } from "./_scanner.ts";
+export type * from "./types.ts";
 
 /** Parses one YAML document; never throws. */
 export function parseYaml(text: string): YamlDocument {

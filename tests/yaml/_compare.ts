@@ -11,7 +11,7 @@ import {
   type Node as TheirNode,
   parseDocument,
 } from "yaml";
-import { parseYaml, type YamlNode } from "../../src/config/_yaml.ts";
+import { parseYaml, type YamlNode } from "../../src/yaml/parse.ts";
 
 /** Our tree as plain JS, the way `yaml`'s toJS() builds it. */
 export function toJs(

@@ -4,9 +4,9 @@
  * the Scanner; every loop consumes input, so any text ends in bounded time.
  */
 
-import type { YamlMap, YamlNode, YamlPair, YamlScalar } from "./_yaml.ts";
-import { plainScalar, quotedScalar } from "./_yaml_scalar.ts";
-import { FLOW_INDICATORS, nullScalar, type Scanner } from "./_yaml_scanner.ts";
+import type { YamlMap, YamlNode, YamlPair, YamlScalar } from "./types.ts";
+import { plainScalar, quotedScalar } from "./_scalar.ts";
+import { FLOW_INDICATORS, nullScalar, type Scanner } from "./_scanner.ts";
 
 /** Keys seen in one mapping, for the duplicate-key rule. */
 export type KeySet = Map<unknown, YamlScalar>;

@@ -7,8 +7,8 @@
  * indented less than the text.
  */
 
-import type { YamlScalar } from "./_yaml.ts";
-import { type Scanner, TAB_INDENT } from "./_yaml_scanner.ts";
+import type { YamlScalar } from "./types.ts";
+import { type Scanner, TAB_INDENT } from "./_scanner.ts";
 
 /** How trailing line breaks are kept: `-` strip, default clip, `+` keep. */
 type Chomp = "strip" | "clip" | "keep";
