@@ -35,7 +35,7 @@ export interface DriverStat {
   /** Position in the config's `drivers` list. */
   index: number;
   type: "bash" | "webhook";
-  /** `bash#0`, `webhook#1`: type and index, used in logs. */
+  /** The driver's `id` (default `bash-0`, `webhook-0`), used in logs and metrics. */
   name: string;
   runs: number;
   failures: number;
@@ -59,11 +59,14 @@ export interface DriverAction {
   stop(deadlineMs: number): Promise<void>;
 }
 
-function newStat(index: number, type: "bash" | "webhook"): DriverStat {
+function newStat(
+  index: number,
+  config: BashDriverConfig | WebhookDriverConfig,
+): DriverStat {
   return {
     index,
-    type,
-    name: `${type}#${index}`,
+    type: config.type,
+    name: config.id,
     runs: 0,
     failures: 0,
     timeouts: 0,
@@ -109,7 +112,7 @@ export class BashAction implements DriverAction {
     config: BashDriverConfig,
     killPath: string | null,
   ) {
-    this.stat = newStat(index, "bash");
+    this.stat = newStat(index, config);
     this.#config = config;
     this.#killPath = killPath;
     this.#client = new WorkerClient(
@@ -233,7 +236,7 @@ export class WebhookAction implements DriverAction {
   readonly #log = new Logger("driver:webhook");
 
   constructor(index: number, config: WebhookDriverConfig, key: Uint8Array) {
-    this.stat = newStat(index, "webhook");
+    this.stat = newStat(index, config);
     this.#config = config;
     this.#key = key;
     this.#client = new WorkerClient(

@@ -24,7 +24,7 @@ import {
   daemonFamilies,
 } from "./snapshot.ts";
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
-import { planReload, startReplacements } from "./reload.ts";
+import { describeUpdate, planReload, prepareReload } from "./reload.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
@@ -32,7 +32,7 @@ import type { StatusSnapshot } from "../http/handler.ts";
 const SHUTDOWN_GRACE_MAX_MS = 60_000;
 
 /** Permissions the daemon gives up once it runs (DESIGN §4). */
-const DROPPED_PERMISSIONS = ["env"] as const;
+const DROPPED_PERMISSIONS = ["env", "sys"] as const;
 
 /** Longest wait for external drivers' demote acks before a handover. */
 const EXTERNAL_ACK_WAIT_MS = 5000;
@@ -134,12 +134,9 @@ export class Daemon {
     this.#schedule();
   }
 
-  #newCheckHost(config: Config, startHealthy = false): CheckHost {
+  #newCheckHost(config: Config): CheckHost {
     const host: CheckHost = new CheckHost(config.checks, {
-      startHealthy,
       onChange: (healthy, detail) => {
-        // A replaced host's late result must not override the current one.
-        if (host !== this.#checks) return;
         this.#log.info("checks changed", { healthy, detail });
         this.#step({ kind: "check", nowMs: this.#now(), healthy });
         this.#schedule();
@@ -152,7 +149,8 @@ export class Daemon {
     // `run` stays: a SIGHUP may start new bash/check Workers and a crashed
     // Worker is respawned, and a Worker only gets what the daemon holds. The
     // daemon itself never runs a program (only drivers/ does). The
-    // environment is read at start only (DEBUG, CLUSTD_CONFIG).
+    // environment is read at start only (DEBUG, CLUSTD_CONFIG), and the
+    // process uid (for the script checks of a reload) is cached by then.
     for (const name of DROPPED_PERMISSIONS) {
       await Deno.permissions.revoke({ name });
     }
@@ -380,15 +378,12 @@ export class Daemon {
     if (plan.refused.length > 0) {
       return { ok: false, message: plan.refused.join("; ") };
     }
-    const started = await startReplacements(next, {
-      drivers: plan.drivers,
-      checks: plan.checks,
-      prePromote: this.#drivers.hasPrePromote(),
-      // A healthy node stays eligible while its new checks take over.
-      newCheckHost: (config) =>
-        this.#newCheckHost(config, this.#checks.healthy()),
+    const prepared = await prepareReload(next, {
+      plan,
+      drivers: this.#drivers,
+      checks: this.#checks,
     });
-    if (typeof started === "string") return { ok: false, message: started };
+    if (typeof prepared === "string") return { ok: false, message: prepared };
     const applied: string[] = [];
     if (plan.log) {
       configureLogging({
@@ -402,28 +397,25 @@ export class Daemon {
     if (plan.statusAllow) applied.push("cluster.status_allow");
     this.#config = next;
     this.#control.setConfig(next);
-    if (started.drivers !== null) {
-      const old = this.#drivers;
-      this.#drivers = started.drivers;
-      // New drivers learn the current state, as a restarted driver would.
+    if (prepared.drivers !== null) {
+      // New and changed drivers learn the current role once, as a restarted
+      // driver would; unchanged ones run nothing.
       const status = this.#election.status(this.#now());
-      if (status.role === "master") {
-        this.#drivers.dispatch(this.#roleEvent("promote", status.term));
-      }
-      await old.stop();
-      applied.push("drivers");
+      const current = status.role === "master"
+        ? this.#roleEvent("promote", status.term)
+        : this.#roleEvent("demote", status.term);
+      await prepared.drivers.commit(current);
+      applied.push(describeUpdate("drivers", prepared.drivers));
     }
-    if (started.checks !== null) {
-      const old = this.#checks;
-      this.#checks = started.checks;
-      await old.stop();
+    if (prepared.checks !== null) {
+      await prepared.checks.commit();
       this.#step({
         kind: "check",
         nowMs: this.#now(),
         healthy: this.#checks.healthy(),
       });
       this.#schedule();
-      applied.push("checks");
+      applied.push(describeUpdate("checks", prepared.checks));
     }
     return {
       ok: true,

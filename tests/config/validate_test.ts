@@ -509,9 +509,10 @@ Deno.test("validateConfig() reads drivers and checks with their defaults", () =>
   );
   assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
   assert.deepEqual(result.config.drivers, [
-    { type: "bash", promote: "/bin/true", timeoutMs: 30000 },
+    { type: "bash", id: "bash-0", promote: "/bin/true", timeoutMs: 30000 },
     {
       type: "webhook",
+      id: "webhook-0",
       url: "https://h.example/x",
       timeoutMs: 5000,
       retries: 5,
@@ -520,6 +521,7 @@ Deno.test("validateConfig() reads drivers and checks with their defaults", () =>
   ]);
   assert.deepEqual(result.config.checks, [
     {
+      id: "check-0",
       command: "/bin/true",
       args: [],
       intervalMs: 20000,
@@ -587,7 +589,7 @@ Deno.test("validateConfig() never throws on hostile input", () => {
   }
 });
 
-Deno.test("config.example.yml passes validation (secret paths swapped for temp files)", async () => {
+Deno.test("config.example.yml passes validation (secret and program paths swapped for temp files)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const key = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
@@ -597,12 +599,26 @@ Deno.test("config.example.yml passes validation (secret paths swapped for temp f
       new URL("../../config.example.yml", import.meta.url),
     );
     assert.ok(example.includes("/etc/clustd/secret"));
-    const text = example
+    let text = example
       .replace("secret_file: /etc/clustd/secret", `secret_file: ${dir}/secret`)
       .replace(
         "driver_token_file: /etc/clustd/driver-token",
         `driver_token_file: ${dir}/token`,
       );
+    for (
+      const program of [
+        "/etc/clustd/promote.sh",
+        "/etc/clustd/demote.sh",
+        "/etc/clustd/pre-promote.sh",
+        "/usr/local/bin/check-nginx",
+      ]
+    ) {
+      assert.ok(text.includes(program), program);
+      const copy = `${dir}/${program.split("/").pop()}`;
+      await Deno.writeTextFile(copy, "#!/bin/sh\n", { mode: 0o755 });
+      await Deno.chmod(copy, 0o755);
+      text = text.replace(program, copy);
+    }
     await Deno.writeTextFile(`${dir}/config.yml`, text);
     const result = await loadConfig(`${dir}/config.yml`);
     assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));

@@ -26,7 +26,7 @@ function role(event: "promote" | "demote", term: number): RoleEvent {
 }
 
 function bash(config: Partial<BashDriverConfig>): BashDriverConfig {
-  return { type: "bash", timeoutMs: 5000, ...config };
+  return { type: "bash", id: "bash-0", timeoutMs: 5000, ...config };
 }
 
 async function withHost(
@@ -191,8 +191,8 @@ Deno.test("a hung driver does not delay another driver", async () => {
   using logs = captureLogs();
   await withHost([
     bash({ promote: hang, timeoutMs: 1000 }),
-    bash({ promote: missing }),
-    bash({ promote: fast }),
+    bash({ id: "bash-1", promote: missing }),
+    bash({ id: "fast", promote: fast }),
     { type: "external", id: "ignored" },
   ], async (host) => {
     const startedMs = performance.now();
@@ -210,7 +210,7 @@ Deno.test("a hung driver does not delay another driver", async () => {
     );
     await host.settled();
     const stats = host.stats();
-    assert.deepEqual(stats.map((s) => s.name), ["bash#0", "bash#1", "bash#2"]);
+    assert.deepEqual(stats.map((s) => s.name), ["bash-0", "bash-1", "fast"]);
     assert.deepEqual(stats.map((s) => [s.runs, s.failures, s.timeouts]), [
       [1, 1, 1],
       [1, 1, 0],

@@ -31,7 +31,7 @@ function promoteEvent(term: number): RoleEvent {
 }
 
 function bash(config: Partial<BashDriverConfig>): BashDriverConfig {
-  return { type: "bash", timeoutMs: 5000, ...config };
+  return { type: "bash", id: "bash-0", timeoutMs: 5000, ...config };
 }
 
 async function withHost(
@@ -247,6 +247,7 @@ Deno.test("Worker permission sets grant only what the config names", () => {
   assert.deepEqual(
     checkWorkerPermissions(
       {
+        id: "check-0",
         command: "/usr/bin/check",
         args: ["-q"],
         intervalMs: 1,
@@ -261,6 +262,7 @@ Deno.test("Worker permission sets grant only what the config names", () => {
   assert.deepEqual(
     webhookWorkerPermissions({
       type: "webhook",
+      id: "webhook-0",
       url: "https://hooks.example.com/clustd",
       timeoutMs: 1,
       retries: 0,

@@ -66,7 +66,14 @@ function webhook(
   url: string,
   config: Partial<WebhookDriverConfig> = {},
 ): WebhookDriverConfig {
-  return { type: "webhook", url, timeoutMs: 1000, retries: 3, ...config };
+  return {
+    type: "webhook",
+    id: "webhook-0",
+    url,
+    timeoutMs: 1000,
+    retries: 3,
+    ...config,
+  };
 }
 
 function role(event: "promote" | "demote", term: number): RoleEvent {
