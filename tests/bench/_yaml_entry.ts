@@ -1,0 +1,29 @@
+/**
+ * One `clustd check-config FILE` run for yaml_bench.ts, with the YAML parser
+ * under test loaded and run on FILE first: `ours` (nothing extra: the real
+ * command, whose reader is src/yaml/), `yaml` (npm `yaml`, with a
+ * LineCounter for positions, as the config errors would need) or `js-yaml`
+ * (npm js-yaml, no positions). Prints one JSON line: peak RSS (VmHWM) and the
+ * command's exit code. Bench only.
+ */
+
+import { checkConfigCommand } from "../../src/cli/check_config.ts";
+
+const [parser, file] = Deno.args;
+if (file === undefined) throw new Error("usage: _yaml_entry.ts PARSER FILE");
+const text = Deno.readTextFileSync(file);
+if (parser === "yaml") {
+  const { LineCounter, parseDocument } = await import("yaml");
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0 || doc.toJS() === null) throw new Error("bad");
+} else if (parser === "js-yaml") {
+  const { load } = await import("npm:js-yaml@4.1.0");
+  if (load(text) === null) throw new Error("bad");
+} else if (parser !== "ours") {
+  throw new Error(`unknown parser ${parser}`);
+}
+const code = await checkConfigCommand.run([file]);
+const status = Deno.readTextFileSync("/proc/self/status");
+const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? "0");
+console.log(JSON.stringify({ parser, code, peakRssKb: hwmKb }));
