@@ -41,10 +41,21 @@ export function resolveConfigPath(
   return { path: DEFAULT_CONFIG_PATH, source: "default" };
 }
 
+/** How to load: where the path came from, and whether to judge the programs. */
+export interface LoadOptions {
+  source?: ConfigPathSource;
+  /**
+   * Look at the scripts and check commands on disk (exist, executable, safe
+   * for root), judged for this process's user: for `check-config`, `run` and
+   * a reload, not for commands that only need the address and the secret.
+   */
+  programs?: boolean;
+}
+
 /** Reads and validates the config at `path`, with every error at once. */
 export async function loadConfig(
   path: string,
-  options: { source?: ConfigPathSource } = {},
+  options: LoadOptions = {},
 ): Promise<ConfigResult> {
   let text: string;
   try {
@@ -70,7 +81,7 @@ export async function loadConfig(
     file: path,
     path: resolvePath(path),
     readFile: readFileSync,
-    programs: programInspector(),
+    ...(options.programs === true ? { programs: programInspector() } : {}),
   });
 }
 

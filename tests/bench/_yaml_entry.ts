@@ -3,8 +3,8 @@
  * under test loaded and run on FILE first: `ours` (nothing extra: the real
  * command, whose reader is src/yaml/), `yaml` (npm `yaml`, with a
  * LineCounter for positions, as the config errors would need) or `js-yaml`
- * (npm js-yaml, no positions). Prints one JSON line: peak RSS (VmHWM) and the
- * command's exit code. Bench only.
+ * (npm js-yaml, no positions). Prints one JSON line: peak RSS (VmHWM), CPU
+ * time (all threads) and the command's exit code. Bench only.
  */
 
 import { checkConfigCommand } from "../../src/cli/check_config.ts";
@@ -26,4 +26,9 @@ if (parser === "yaml") {
 const code = await checkConfigCommand.run([file]);
 const status = Deno.readTextFileSync("/proc/self/status");
 const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? "0");
-console.log(JSON.stringify({ parser, code, peakRssKb: hwmKb }));
+// utime + stime in clock ticks (100 a second): CPU time, which the machine's
+// load changes less than wall time.
+const stat = Deno.readTextFileSync("/proc/self/stat");
+const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+const cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
+console.log(JSON.stringify({ parser, code, peakRssKb: hwmKb, cpuMs }));

@@ -3,8 +3,9 @@
  * config.example.yml (programs and secrets swapped for temp files), run as a
  * fresh process with the clustd task's V8 flags, as is (`ours`) and with npm
  * `yaml` or js-yaml loaded and run on the same file first. Reports median
- * wall time (spawn to exit) and median peak RSS (VmHWM) over `runs`, and
- * the difference to `ours`: the cost the library would add to every call.
+ * wall time (spawn to exit), CPU time and peak RSS (VmHWM) over `runs`
+ * interleaved rounds, and the difference to `ours`: the cost the library
+ * would add to every call.
  */
 
 import { daemonFlags } from "../../tools/flags.ts";
@@ -43,7 +44,7 @@ function exampleConfig(dir: string): string {
 async function once(
   parser: string,
   file: string,
-): Promise<{ ms: number; peakMb: number }> {
+): Promise<{ ms: number; cpuMs: number; peakMb: number }> {
   // The clustd task's V8 flags; -A only so the entry may read /proc/self.
   const v8 = daemonFlags().filter((flag) => flag.startsWith("--v8-flags"));
   const startedMs = performance.now();
@@ -66,6 +67,7 @@ async function once(
   const result = JSON.parse(lines.at(-1) ?? "{}") as {
     code?: number;
     peakRssKb?: number;
+    cpuMs?: number;
   };
   if (!output.success || result.code !== 0) {
     throw new Error(
@@ -74,7 +76,11 @@ async function once(
       }`,
     );
   }
-  return { ms, peakMb: (result.peakRssKb ?? 0) / 1024 };
+  return {
+    ms,
+    cpuMs: result.cpuMs ?? NaN,
+    peakMb: (result.peakRssKb ?? 0) / 1024,
+  };
 }
 
 function median(values: number[]): number {
@@ -87,34 +93,42 @@ export async function yamlBench(runs: number): Promise<string[]> {
   const dir = Deno.makeTempDirSync({ prefix: "clustd-yaml-bench-" });
   try {
     const file = exampleConfig(dir);
-    const samples = new Map<string, { ms: number[]; mb: number[] }>();
-    for (const parser of PARSERS) samples.set(parser, { ms: [], mb: [] });
+    const samples = new Map<
+      string,
+      { ms: number[]; cpu: number[]; mb: number[] }
+    >();
+    for (const parser of PARSERS) {
+      samples.set(parser, { ms: [], cpu: [], mb: [] });
+    }
     // One warm-up each (module cache), then interleaved rounds.
     for (const parser of PARSERS) await once(parser, file);
     for (let round = 0; round < runs; round++) {
       for (const parser of PARSERS) {
-        const { ms, peakMb } = await once(parser, file);
+        const { ms, cpuMs, peakMb } = await once(parser, file);
         samples.get(parser)?.ms.push(ms);
+        samples.get(parser)?.cpu.push(cpuMs);
         samples.get(parser)?.mb.push(peakMb);
       }
     }
     const base = samples.get("ours")!;
     const baseMs = median(base.ms);
+    const baseCpu = median(base.cpu);
     const baseMb = median(base.mb);
     const rows = [
       `\`clustd check-config config.example.yml\`, ${runs} runs each, medians:`,
       "",
-      "| parser loaded | wall time ms | peak RSS MB | added ms | added MB |",
-      "| ------------- | ------------ | ----------- | -------- | -------- |",
+      "| parser loaded | wall ms | CPU ms | peak RSS MB | added wall ms | added CPU ms | added MB |",
+      "| ------------- | ------- | ------ | ----------- | ------------- | ------------ | -------- |",
     ];
     for (const parser of PARSERS) {
-      const { ms, mb } = samples.get(parser)!;
+      const { ms, cpu, mb } = samples.get(parser)!;
       const t = median(ms);
+      const c = median(cpu);
       const m = median(mb);
       rows.push(
-        `| ${parser} | ${t.toFixed(0)} | ${m.toFixed(1)} | ${
+        `| ${parser} | ${t.toFixed(0)} | ${c.toFixed(0)} | ${m.toFixed(1)} | ${
           (t - baseMs).toFixed(0)
-        } | ${(m - baseMb).toFixed(1)} |`,
+        } | ${(c - baseCpu).toFixed(0)} | ${(m - baseMb).toFixed(1)} |`,
       );
     }
     return rows;

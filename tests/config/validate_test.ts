@@ -620,7 +620,7 @@ Deno.test("config.example.yml passes validation (secret and program paths swappe
       text = text.replace(program, copy);
     }
     await Deno.writeTextFile(`${dir}/config.yml`, text);
-    const result = await loadConfig(`${dir}/config.yml`);
+    const result = await loadConfig(`${dir}/config.yml`, { programs: true });
     assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
     assert.deepEqual(result.warnings, []);
     assert.equal(result.config.drivers.length, 3);
