@@ -36,11 +36,9 @@ export function checkPrograms(
   for (const ref of refs) {
     // Relative paths are refused where they are read.
     if (!isAbsolutePath(ref.path)) continue;
-    const problem = programProblem(
-      ref.path,
-      inspector.inspect(ref.path),
-      inspector.uid,
-    );
+    const problem = programProblem(ref.path, inspector.inspect(ref.path), {
+      uid: inspector.uid,
+    });
     if (problem !== null) ref.section.error(ref.key, problem);
   }
 }
@@ -53,8 +51,9 @@ function octal(mode: number): string {
 export function programProblem(
   path: string,
   file: FileInspection,
-  uid: number | null,
+  options: { uid: number | null },
 ): string | null {
+  const { uid } = options;
   const name = quote(path);
   if (!file.ok) {
     return `${name} cannot be used: ${file.message}. Create it or fix the path`;

@@ -8,6 +8,10 @@
  * Nothing here may block the daemon: `dispatch()` returns at once, every wait
  * has a deadline, and a failing, hung or crashing driver only fails its own
  * actions. External drivers are the daemon's business and are ignored here.
+ *
+ * A reload (`prepare`, then `commit`) replaces only the drivers whose id or
+ * settings changed: an unchanged driver keeps its lane, Worker and last
+ * applied event, so it runs nothing because of the reload.
  */
 
 import type { DriverConfig } from "../config/types.ts";

@@ -157,7 +157,7 @@ Deno.test("programProblem() leaves modes alone where there are none (Windows)", 
     mode: null,
     uid: null,
   };
-  assert.equal(programProblem("C:/x.cmd", file, null), null);
+  assert.equal(programProblem("C:/x.cmd", file, { uid: null }), null);
 });
 
 Deno.test("drivers and checks get readable default ids per type and position", () => {
