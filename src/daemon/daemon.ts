@@ -64,6 +64,8 @@ export class Daemon {
   #stopping = false;
   #masterSinceWallMs: number | null = null;
   #demoteDoneTerm = -1;
+  /** The reload in progress (resolved when none). */
+  #reloads: Promise<void> = Promise.resolve();
   #counters: DaemonCounters = {
     elections: 0,
     promotions: 0,
@@ -372,8 +374,15 @@ export class Daemon {
   /**
    * SIGHUP: applies what may change live (log settings, status_allow,
    * drivers, checks) from `next`, or nothing at all. Returns what happened.
+   * Reloads run one at a time, each against what the one before applied.
    */
-  async reload(next: Config): Promise<{ ok: boolean; message: string }> {
+  reload(next: Config): Promise<{ ok: boolean; message: string }> {
+    const run = this.#reloads.then(() => this.#reload(next));
+    this.#reloads = run.then(() => {}, () => {});
+    return run;
+  }
+
+  async #reload(next: Config): Promise<{ ok: boolean; message: string }> {
     const plan = planReload(this.#config, next);
     if (plan.refused.length > 0) {
       return { ok: false, message: plan.refused.join("; ") };
