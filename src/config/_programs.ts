@@ -69,15 +69,23 @@ export function programProblem(
     }): run "chmod +x ${path}"`;
   }
   if (uid !== 0) return null;
+  // Both faults in one message, so one fix round clears the file.
+  const faults: string[] = [];
+  const fixes: string[] = [];
   if ((file.mode & 0o022) !== 0) {
-    return `${name} is writable by group or others (mode ${
-      octal(file.mode)
-    }) and clustd runs as root, so another user could change what root runs: run "chmod go-w ${path}"`;
+    faults.push(`writable by group or others (mode ${octal(file.mode)})`);
+    fixes.push(`"chmod go-w ${path}"`);
   }
   if (file.uid !== null && file.uid !== 0) {
-    return `${name} is owned by user id ${file.uid} and clustd runs as root, so that user could change what root runs: run "chown root ${path}"`;
+    faults.push(`owned by user id ${file.uid}`);
+    fixes.push(`"chown root ${path}"`);
   }
-  return null;
+  if (faults.length === 0) return null;
+  return `${name} is ${
+    faults.join(" and ")
+  }, and clustd runs as root, so another user could change what root runs: run ${
+    fixes.join(" and ")
+  }`;
 }
 
 /**

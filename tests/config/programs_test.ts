@@ -24,6 +24,7 @@ const PROGRAMS: Record<string, FileInspection> = {
   "/p/other-w": { ok: true, isFile: true, mode: 0o100757, uid: 0 },
   "/p/users": { ok: true, isFile: true, mode: 0o100755, uid: 1000 },
   "/p/mine-nox": { ok: true, isFile: true, mode: 0o100644, uid: 1000 },
+  "/p/both": { ok: true, isFile: true, mode: 0o100777, uid: 1000 },
   "/p/root-only": { ok: true, isFile: true, mode: 0o100700, uid: 0 },
 };
 
@@ -80,7 +81,7 @@ const programCases: [string, string, number | null, RegExp][] = [
     "group-writable, as root",
     "/p/group-w",
     0,
-    /writable by group or others \(mode 0775\) and clustd runs as root.*chmod go-w \/p\/group-w/,
+    /writable by group or others \(mode 0775\), and clustd runs as root.*"chmod go-w \/p\/group-w"$/,
   ],
   [
     "writable by others, as root",
@@ -92,7 +93,13 @@ const programCases: [string, string, number | null, RegExp][] = [
     "owned by another user, as root",
     "/p/users",
     0,
-    /owned by user id 1000 and clustd runs as root.*chown root \/p\/users/,
+    /owned by user id 1000, and clustd runs as root.*"chown root \/p\/users"$/,
+  ],
+  [
+    "writable by others and owned by another user, as root",
+    "/p/both",
+    0,
+    /^"\/p\/both" is writable by group or others \(mode 0777\) and owned by user id 1000, and clustd runs as root.*run "chmod go-w \/p\/both" and "chown root \/p\/both"$/,
   ],
   [
     "not executable by its owner, as that user",
