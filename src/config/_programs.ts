@@ -1,10 +1,10 @@
 /**
  * The programs a config names (bash `promote`, `demote`, `pre_promote`, check
  * `command`) for validate.ts: each must exist, be a regular file and be
- * executable; when clustd runs as root it must also be owned by root (or by
- * clustd's own user) and not be writable by group or others, as keepalived's
- * script security requires: a file another user can change would run as
- * root. So a typo or a bad mode fails `check-config`, `run` and a reload, not
+ * executable; when clustd runs as root it must also be owned by root and not
+ * be writable by group or others, and so must every directory above it
+ * (except root's sticky ones, like /tmp), as keepalived's script security
+ * requires: a file another user can change or replace would run as root. So a typo or a bad mode fails `check-config`, `run` and a reload, not
  * the next failover. Looks at files only through the callback it is given;
  * never reads or runs them.
  */
@@ -38,9 +38,51 @@ export function checkPrograms(
     if (!isAbsolutePath(ref.path)) continue;
     const problem = programProblem(ref.path, inspector.inspect(ref.path), {
       uid: inspector.uid,
-    });
+    }) ?? (inspector.uid === 0 ? directoryProblem(ref.path, inspector) : null);
     if (problem !== null) ref.section.error(ref.key, problem);
   }
+}
+
+/** The directories above an absolute POSIX path, nearest first, `/` last. */
+function parents(path: string): string[] {
+  const dirs: string[] = [];
+  let dir = path.replace(/\/+$/, "");
+  while (dir.lastIndexOf("/") > 0) {
+    dir = dir.slice(0, dir.lastIndexOf("/"));
+    dirs.push(dir);
+  }
+  dirs.push("/");
+  return dirs;
+}
+
+/**
+ * As root: why a directory above the program lets another user replace it,
+ * or null. A directory owned by another user, or writable by group or
+ * others, does, unless it is root's and sticky (like /tmp: there only an
+ * entry's owner may rename or remove it).
+ */
+function directoryProblem(
+  path: string,
+  inspector: ProgramInspector,
+): string | null {
+  // Windows paths (C:/...) have no POSIX modes to judge.
+  if (!path.startsWith("/")) return null;
+  for (const dir of parents(path)) {
+    const info = inspector.inspect(dir);
+    if (!info.ok || info.mode === null) continue;
+    const rootsSticky = info.uid === 0 && (info.mode & 0o1000) !== 0;
+    const writable = (info.mode & 0o022) !== 0 && !rootsSticky;
+    const foreign = info.uid !== null && info.uid !== 0;
+    if (!writable && !foreign) continue;
+    const fault = writable
+      ? `writable by group or others (mode ${octal(info.mode)})`
+      : `owned by user id ${info.uid}`;
+    const fix = writable ? `"chmod go-w ${dir}"` : `"chown root ${dir}"`;
+    return `${quote(path)} is in ${
+      quote(dir)
+    }, which is ${fault}, and clustd runs as root, so another user could replace what root runs: run ${fix}, or move the program`;
+  }
+  return null;
 }
 
 function octal(mode: number): string {

@@ -15,8 +15,17 @@ import { validateConfig } from "../../src/config/validate.ts";
 
 const SECRET = encodeBase64(new Uint8Array(32).fill(7));
 
-/** Fake program files: path -> what a stat finds. */
+/** Fake program files and directories: path -> what a stat finds. */
 const PROGRAMS: Record<string, FileInspection> = {
+  "/": { ok: true, isFile: false, mode: 0o040755, uid: 0 },
+  "/p": { ok: true, isFile: false, mode: 0o040755, uid: 0 },
+  "/tmp": { ok: true, isFile: false, mode: 0o041777, uid: 0 },
+  "/tmp/ok": { ok: true, isFile: true, mode: 0o100755, uid: 0 },
+  "/open": { ok: true, isFile: false, mode: 0o040777, uid: 0 },
+  "/open/sub": { ok: true, isFile: false, mode: 0o040755, uid: 0 },
+  "/open/sub/ok": { ok: true, isFile: true, mode: 0o100755, uid: 0 },
+  "/home": { ok: true, isFile: false, mode: 0o040755, uid: 1000 },
+  "/home/ok": { ok: true, isFile: true, mode: 0o100755, uid: 0 },
   "/p/ok": { ok: true, isFile: true, mode: 0o100755, uid: 0 },
   "/p/dir": { ok: true, isFile: false, mode: 0o040755, uid: 0 },
   "/p/plain": { ok: true, isFile: true, mode: 0o100644, uid: 0 },
@@ -102,6 +111,18 @@ const programCases: [string, string, number | null, RegExp][] = [
     /^"\/p\/both" is writable by group or others \(mode 0777\) and owned by user id 1000, and clustd runs as root.*run "chmod go-w \/p\/both" and "chown root \/p\/both"$/,
   ],
   [
+    "in a world-writable directory, as root",
+    "/open/sub/ok",
+    0,
+    /^"\/open\/sub\/ok" is in "\/open", which is writable by group or others \(mode 0777\), and clustd runs as root.*"chmod go-w \/open", or move the program$/,
+  ],
+  [
+    "in a directory of another user, as root",
+    "/home/ok",
+    0,
+    /^"\/home\/ok" is in "\/home", which is owned by user id 1000, and clustd runs as root/,
+  ],
+  [
     "not executable by its owner, as that user",
     "/p/mine-nox",
     1000,
@@ -147,10 +168,18 @@ Deno.test("validateConfig() checks pre_promote and check commands too", () => {
   ]);
 });
 
+Deno.test("validateConfig() accepts a program in root's sticky /tmp", () => {
+  const found = errors(validate([
+    "drivers:",
+    "  - { type: bash, promote: /tmp/ok }",
+  ]));
+  assert.deepEqual(found, []);
+});
+
 Deno.test("validateConfig() accepts as another user what root must refuse", () => {
   const lines = [
     "drivers:",
-    "  - { type: bash, promote: /p/group-w, demote: /p/users }",
+    "  - { type: bash, promote: /p/group-w, demote: /home/ok }",
   ];
   assert.equal(errors(validate(lines, { uid: 1000 })).length, 0);
   assert.equal(errors(validate(lines, { uid: null })).length, 0);
