@@ -258,3 +258,89 @@ Deno.test("vip.sh says loudly (stderr, exit 3) that arping is missing, unless AN
   });
   assert.equal(quiet.code, 0, quiet.output);
 });
+
+Deno.test({
+  name:
+    "vip.sh announces the VIP with real gratuitous ARP a neighbour learns, without waiting for arping (two namespaces, veth)",
+  ignore: !netnsAvailable(),
+  async fn() {
+    const [a, b] = [`clustd-vipa-${Deno.pid}`, `clustd-vipb-${Deno.pid}`];
+    const ip = (...args: string[]) => run("ip", args);
+    const runDir = await Deno.makeTempDir({ prefix: "clustd-vip-run-" });
+    const must = async (result: Promise<{ code: number; output: string }>) => {
+      const { code, output } = await result;
+      assert.equal(code, 0, output);
+      return output;
+    };
+    try {
+      // Each string is one `ip` command; words split at spaces.
+      for (
+        const words of [
+          `netns add ${a}`,
+          `netns add ${b}`,
+          `-n ${a} link add va type veth peer name vb netns ${b}`,
+          `-n ${a} addr add 198.18.0.81/24 dev va`,
+          `-n ${b} addr add 198.18.0.82/24 dev vb`,
+          `-n ${a} link set va up`,
+          `-n ${b} link set vb up`,
+          // b may create a neighbour entry from a gratuitous ARP.
+          `netns exec ${b} sysctl -qw net.ipv4.conf.vb.arp_accept=1`,
+        ]
+      ) await must(ip(...words.split(" ")));
+      const mac = /link\/ether ([0-9a-f:]{17})/.exec(
+        await must(ip("-n", a, "link", "show", "va")),
+      )?.[1];
+      assert.ok(mac !== undefined, "va has a MAC");
+      const hook = (event: string, announce = "yes") =>
+        run("ip", ["netns", "exec", a, "bash", examplePath("vip.sh")], {
+          CLUSTD_EVENT: event,
+          CLUSTD_TERM: "5",
+          VIP: "198.18.0.77/24",
+          DEV: "va",
+          ARP_COUNT: "3",
+          RUN_DIR: runDir,
+          ANNOUNCE: announce,
+          VIP_ENV_FILE: "/nonexistent",
+        });
+      const neighbour = async () =>
+        (await ip("-n", b, "neigh", "show", "198.18.0.77", "dev", "vb")).output;
+      // Control: without announcements b never hears of the VIP.
+      assert.equal((await hook("promote", "no")).code, 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(await neighbour(), "", "no entry without an announcement");
+      const startedMs = performance.now();
+      const promoted = await hook("promote");
+      const elapsedMs = performance.now() - startedMs;
+      assert.equal(promoted.code, 0, promoted.output);
+      // Three ARPs one a second would take 2 s in the foreground.
+      assert.ok(elapsedMs < 1500, `promote took ${elapsedMs} ms`);
+      const learned = await waitFor(
+        async () =>
+          (await ip("-n", b, "neigh", "show", "198.18.0.77", "dev", "vb"))
+            .output
+            .includes(`lladdr ${mac}`),
+        3000,
+      );
+      assert.ok(
+        learned,
+        "the neighbour learned the VIP's MAC from the announcement",
+      );
+      const demoted = await hook("demote");
+      assert.equal(demoted.code, 0, demoted.output);
+      assert.match(
+        demoted.output,
+        /stopped the announcement still running|removed/,
+      );
+      assert.ok(
+        !(await must(ip("-n", a, "-o", "addr", "show", "dev", "va"))).includes(
+          " 198.18.0.77/",
+        ),
+        "the VIP is gone",
+      );
+    } finally {
+      await ip("netns", "del", a);
+      await ip("netns", "del", b);
+      await Deno.remove(runDir, { recursive: true });
+    }
+  },
+});
