@@ -1,8 +1,9 @@
 /**
- * Pure config validation: YAML text plus a file-reading callback in, a
- * normalized `Config` or every error of the file out. Each issue names the key
- * path and the line and column. Never throws on any input, never reads files
- * except through the callback, never prints.
+ * Pure config validation: YAML text plus file callbacks (read a secret file,
+ * look at a program) in, a normalized `Config` or every error of the file
+ * out. Each issue names the key path and the line and column. Never throws on
+ * any input, never reads or looks at files except through the callbacks,
+ * never prints.
  */
 
 import {
