@@ -1,6 +1,5 @@
 /** `clustd cloud-init`: prints cloud-init user-data that installs and starts clustd on a new machine. */
 
-import { encodeBase64 } from "../config/secret.ts";
 import type { Config } from "../config/types.ts";
 import {
   type Command,
@@ -88,10 +87,10 @@ Options:
     const configText = Deno.readTextFileSync(config.path);
     const userData = await renderUserData({
       configText,
-      secret: encodeBase64(config.cluster.secret),
+      secret: config.cluster.secret.toBase64(),
       ...(config.cluster.driverToken === undefined
         ? {}
-        : { driverToken: encodeBase64(config.cluster.driverToken) }),
+        : { driverToken: config.cluster.driverToken.toBase64() }),
       binaryUrl,
       sha256,
       hooks,

@@ -18,9 +18,7 @@ interface UserData {
 }
 
 function secret(): string {
-  return btoa(
-    String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))),
-  );
+  return crypto.getRandomValues(new Uint8Array(32)).toBase64();
 }
 
 function variants(dir: string): Record<string, string> {

@@ -6,11 +6,10 @@
 
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/load.ts";
-import { encodeBase64 } from "../../src/config/secret.ts";
 import type { ConfigResult } from "../../src/config/types.ts";
 import { type FileRead, validateConfig } from "../../src/config/validate.ts";
 
-const SECRET = encodeBase64(new Uint8Array(32).fill(7));
+const SECRET = new Uint8Array(32).fill(7).toBase64();
 const FILES: Record<string, FileRead> = {
   "/s/secret": { ok: true, text: SECRET + "\n", mode: 0o100600 },
   "/s/token": { ok: true, text: SECRET, mode: 0o100600 },
@@ -590,7 +589,7 @@ Deno.test("validateConfig() never throws on hostile input", () => {
 Deno.test("config.example.yml passes validation (secret paths swapped for temp files)", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const key = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
+    const key = crypto.getRandomValues(new Uint8Array(32)).toBase64();
     await Deno.writeTextFile(`${dir}/secret`, key, { mode: 0o600 });
     await Deno.writeTextFile(`${dir}/token`, key, { mode: 0o600 });
     const example = await Deno.readTextFile(

@@ -97,7 +97,7 @@ Deno.test("an external driver follows its node's role and reconnects by itself",
     const lateSeen: DriverEvent[] = [];
     late = connectDriver({
       url: node.url,
-      token: Uint8Array.from(atob(node.token), (c) => c.charCodeAt(0)),
+      token: Uint8Array.fromBase64(node.token),
       driverId: "sdk-b",
       ...FAST,
       onEvent: (event) => void lateSeen.push(event),
@@ -155,7 +155,7 @@ Deno.test("unknown driver ids and wrong tokens are refused; a driver token opens
     driverIds: ["sdk-a"],
     ghostPeers: ["n2", "n3"],
   });
-  const token = Uint8Array.from(atob(node.token), (c) => c.charCodeAt(0));
+  const token = Uint8Array.fromBase64(node.token);
   const drivers: ExternalDriver[] = [];
   const start = (driverId: string, key: string | Uint8Array) => {
     const driver = connectDriver({
