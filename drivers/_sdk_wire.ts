@@ -30,7 +30,7 @@ export interface DriverEvent {
 export type DriverStatus =
   | { kind: "connected"; nodeId: string }
   | { kind: "disconnected"; reason: string; retryInMs: number }
-  | { kind: "refused"; message: string }
+  | { kind: "refused"; message: string; retryInMs: number }
   | { kind: "handler_failed"; event: DriverEvent; error: string };
 
 /** A validated message from the daemon. */

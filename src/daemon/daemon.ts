@@ -25,6 +25,7 @@ import {
 } from "./snapshot.ts";
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
 import { planReload, startReplacements } from "./reload.ts";
+import { type DaemonKeys, deriveDaemonKeys } from "./_keys.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
@@ -58,6 +59,7 @@ export class Daemon {
   #checks!: CheckHost;
   #control!: ControlServer;
   #server: Deno.HttpServer | null = null;
+  #keys: DaemonKeys = { webhookKey: new Uint8Array(), driverKeys: new Map() };
   #timer: ReturnType<typeof setTimeout> | null = null;
   #lastNowMs = 0;
   #startMs = 0;
@@ -76,6 +78,11 @@ export class Daemon {
     this.#options = options;
   }
 
+  /** The key of a configured external driver id; undefined for others. */
+  #driverKey(id: string): Uint8Array | undefined {
+    return this.#keys.driverKeys.get(id);
+  }
+
   /** Starts everything; resolves once the port listens. Throws on startup faults. */
   async start(): Promise<void> {
     const config = this.#config;
@@ -83,9 +90,10 @@ export class Daemon {
     const persisted = loadState(config.stateDir);
     this.#startMs = monotonicMs();
     this.#lastNowMs = this.#startMs;
+    this.#keys = await deriveDaemonKeys(config);
     this.#drivers = new DriverHost(config.drivers, {
       nodeId: config.node.id,
-      clusterSecret: config.cluster.secret,
+      webhookKey: this.#keys.webhookKey,
     });
     this.#election = new Election(electionOptions(config, {
       persisted,
@@ -103,7 +111,7 @@ export class Daemon {
     if (this.#options.revokePermissions !== false) {
       await this.#dropPermissions();
     }
-    this.#mesh = new Mesh(meshOptions(config));
+    this.#mesh = new Mesh(meshOptions(config, (id) => this.#driverKey(id)));
     this.#control = new ControlServer({
       config,
       status: () => this.snapshot(),
@@ -384,6 +392,7 @@ export class Daemon {
       drivers: plan.drivers,
       checks: plan.checks,
       prePromote: this.#drivers.hasPrePromote(),
+      webhookKey: this.#keys.webhookKey,
       // A healthy node stays eligible while its new checks take over.
       newCheckHost: (config) =>
         this.#newCheckHost(config, this.#checks.healthy()),
@@ -400,6 +409,8 @@ export class Daemon {
       applied.push("log");
     }
     if (plan.statusAllow) applied.push("cluster.status_allow");
+    // Keys of external driver ids added by the reload (the token is fixed).
+    if (plan.drivers) this.#keys = await deriveDaemonKeys(next);
     this.#config = next;
     this.#control.setConfig(next);
     if (started.drivers !== null) {

@@ -81,6 +81,8 @@ export async function startReplacements(
     drivers: boolean;
     checks: boolean;
     prePromote: boolean;
+    /** The derived webhook key (the cluster secret cannot change live). */
+    webhookKey: Uint8Array;
     newCheckHost: (config: Config) => CheckHost;
   },
 ): Promise<{ drivers: DriverHost | null; checks: CheckHost | null } | string> {
@@ -88,7 +90,7 @@ export async function startReplacements(
   if (options.drivers) {
     driverHost = new DriverHost(next.drivers, {
       nodeId: next.node.id,
-      clusterSecret: next.cluster.secret,
+      webhookKey: options.webhookKey,
     });
     // The core was built knowing whether a pre_promote veto exists.
     if (driverHost.hasPrePromote() !== options.prePromote) {

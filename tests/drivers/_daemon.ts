@@ -6,6 +6,7 @@
  * only the processes it started, by PID, and removes its temp dir.
  */
 
+import { deriveDriverKey } from "../../src/config/derived_keys.ts";
 import { Mesh } from "../../src/mesh/mesh.ts";
 import type { SecureChannel } from "../../src/mesh/client.ts";
 import {
@@ -61,7 +62,18 @@ export class DriverNode {
 
   /** The cluster secret's bytes. */
   get secretBytes(): Uint8Array {
-    return Uint8Array.from(atob(this.secret), (c) => c.charCodeAt(0));
+    return Uint8Array.fromBase64(this.secret);
+  }
+
+  /** The key of external driver `id` (base64), as `clustd derive-key driver ID` prints it. */
+  async keyOf(id: string): Promise<string> {
+    const key = await deriveDriverKey(Uint8Array.fromBase64(this.token), id);
+    return key.toBase64();
+  }
+
+  /** Sends a signal (e.g. SIGHUP) to the running daemon. */
+  signal(signal: Deno.Signal): void {
+    this.#child?.kill(signal);
   }
 
   /** Rewrites the config (takes effect on the next start). */
@@ -161,8 +173,9 @@ export class ScriptedDaemon {
     this.#mesh = new Mesh({
       selfId: "n1",
       peers: [],
-      secret: Uint8Array.from(atob(randomKey()), (c) => c.charCodeAt(0)),
-      driverToken: Uint8Array.from(atob(this.token), (c) => c.charCodeAt(0)),
+      secret: Uint8Array.fromBase64(randomKey()),
+      // Any driver id is served with the one token (no per-id keys here).
+      driverKey: () => Uint8Array.fromBase64(this.token),
       clusterDescription: { test: true },
       heartbeatMs: 100,
       peerTimeoutMs: 1000,
