@@ -40,8 +40,10 @@ export async function loadConfig(
   options: { source?: ConfigPathSource } = {},
 ): Promise<ConfigResult> {
   let text: string;
+  let configMode: number | null = null;
   try {
     text = await Deno.readTextFile(path);
+    if (Deno.build.os !== "windows") configMode = (await Deno.stat(path)).mode;
   } catch (error: unknown) {
     const how = describeSource(options.source);
     const fix = error instanceof Deno.errors.NotFound
@@ -63,6 +65,7 @@ export async function loadConfig(
     file: path,
     path: resolvePath(path),
     readFile: readFileSync,
+    configMode,
   });
 }
 

@@ -13,6 +13,7 @@ import {
 } from "./_cluster.ts";
 import { readChecks, readDrivers, readId } from "./_drivers.ts";
 import { checkMembership } from "./_membership.ts";
+import { checkSecretRules } from "./_secret_rules.ts";
 import { checkUrl, isAbsolutePath, parseListen } from "./_net.ts";
 import { describeAsSubject, Reader, type Section } from "./_reader.ts";
 import { parseYaml, type YamlNode } from "./_yaml.ts";
@@ -36,6 +37,8 @@ export interface ValidateOptions {
   path?: string;
   /** Reads `secret_file` and `driver_token_file`. */
   readFile: ReadFile;
+  /** POSIX mode of the config file (inline secrets need 0600); null: unknown. */
+  configMode?: number | null;
 }
 
 /** Validates a whole config file and reports every problem at once. */
@@ -97,6 +100,13 @@ function readRoot(
     peers: clusterRead.peers,
     drivers: driverEntries,
     checks: checks.length,
+  });
+  checkSecretRules({
+    file: options.file,
+    configMode: options.configMode ?? null,
+    cluster: clusterRead.cluster,
+    clusterSection: clusterRead.section,
+    drivers: driverEntries,
   });
   return {
     path: options.path ?? "",
