@@ -34,6 +34,8 @@ export interface NodeOptions {
   /** Peer ids listed in `cluster.peers` but never started. */
   ghostPeers?: string[];
   priority?: number;
+  /** More `drivers:` entries, as YAML lines (already indented). */
+  extraDrivers?: string;
 }
 
 /** One real clustd node with external drivers, in a temp directory. */
@@ -100,7 +102,7 @@ cluster:
 state_dir: ${this.dir}/state
 drivers:
 ${drivers.join("\n")}
-`,
+${options.extraDrivers ?? ""}`,
     );
   }
 
