@@ -75,7 +75,7 @@ export interface BashDriverConfig {
 export interface WebhookDriverConfig {
   type: "webhook";
   url: string;
-  /** Own HMAC key; defaults to the cluster secret. */
+  /** Own HMAC key (≠ the cluster secret); default: derived, see deriveWebhookKey. */
   secret?: Uint8Array;
   timeoutMs: number;
   retries: number;
