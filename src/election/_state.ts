@@ -29,7 +29,7 @@ export interface PeerView {
   /** Highest term (≤ TERM_MAX) this peer has sent as its own. */
   reportedTerm: number;
   /** Messages refused for their term (see _term_guard.ts), for bounded logs. */
-  termRefusals: { total: number; notLogged: number; loggedMs: number | null };
+  termRefusals: { notWarned: number; loggedMs: number | null };
 }
 
 /** A planned handover in progress (master stopped renewing). */
@@ -119,7 +119,7 @@ export function createState(opts: ElectionOptions): CoreState {
       lastHeardMs: null,
       eligible: null,
       reportedTerm: 0,
-      termRefusals: { total: 0, notLogged: 0, loggedMs: null },
+      termRefusals: { notWarned: 0, loggedMs: null },
     }));
   const prng = new Prng(opts.seed);
   assert(

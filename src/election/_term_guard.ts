@@ -3,8 +3,9 @@
  * TERM_MAX, or more than TERM_JUMP_MAX above what we can vouch for, is
  * refused before it changes anything (with the secret, one message at term
  * 2^53−1 once left a cluster without a master for good: every campaign then
- * proposed an unsafe integer). Refusals are logged at most once per peer
- * per election timeout, with a count of the ones not logged.
+ * proposed an unsafe integer). A refusal is logged as a warning at most once
+ * per peer per election timeout, with a count of the ones since; the others
+ * are debug lines, so the shell's event counter still sees every one.
  */
 
 import { messageTerms, TERM_JUMP_MAX, TERM_MAX } from "./message.ts";
@@ -57,25 +58,23 @@ export function admitTerms(
   const reason = termProblem(s, message);
   if (reason === null) return true;
   const refusals = peer.termRefusals;
-  if (
-    refusals.loggedMs === null ||
-    s.nowMs - refusals.loggedMs >= s.opts.electionTimeoutMs
-  ) {
-    log(s, "warn", "term_refused", {
-      from: peer.member.id,
-      type: message.type,
-      msgTerm: Math.max(...messageTerms(message)),
-      reason,
-      termMax: TERM_MAX,
-      jumpMax: TERM_JUMP_MAX,
-      vouchedTerm: vouchedTerm(s),
-      notLogged: refusals.notLogged,
-    });
+  const warn = refusals.loggedMs === null ||
+    s.nowMs - refusals.loggedMs >= s.opts.electionTimeoutMs;
+  log(s, warn ? "warn" : "debug", "term_refused", {
+    from: peer.member.id,
+    type: message.type,
+    msgTerm: Math.max(...messageTerms(message)),
+    reason,
+    termMax: TERM_MAX,
+    jumpMax: TERM_JUMP_MAX,
+    vouchedTerm: vouchedTerm(s),
+    notWarned: warn ? refusals.notWarned : refusals.notWarned + 1,
+  });
+  if (warn) {
     refusals.loggedMs = s.nowMs;
-    refusals.notLogged = 0;
+    refusals.notWarned = 0;
   } else {
-    refusals.notLogged++;
+    refusals.notWarned++;
   }
-  refusals.total++;
   return false;
 }
