@@ -1,12 +1,13 @@
 /**
  * The external-driver SDK (the original clustd's DriverMachine idea): a
- * program of your own connects to its local clustd daemon with the driver
- * token and a unique driver id, and is told every promote and demote of
+ * program of your own connects to its local clustd daemon with a unique
+ * driver id and that id's key, and is told every promote and demote of
  * that node, in order, one at a time. It owns the driver side of the
  * `driver` channel: hello, welcome, events, acks, and reconnecting with
  * capped exponential backoff and jitter. It never speaks for a node: the
- * driver token cannot open a peer or control channel, and this module
- * imports only the transport (`src/mesh/`), never the election or daemon.
+ * driver key opens its own driver id only, never a peer or control
+ * channel, and this module imports only the transport (`src/mesh/`), never
+ * the election or daemon.
  *
  * Delivery rules, the same as the built-in drivers (DESIGN §4):
  * - `onEvent` runs for one event at a time; the next waits for its promise.
@@ -35,7 +36,8 @@
  *
  * const driver = connectDriver({
  *   url: "ws://127.0.0.1:7400",
- *   token: await readTokenFile("/etc/clustd/driver-token"),
+ *   // What `clustd derive-key driver my-driver` printed on that node.
+ *   token: await readTokenFile("/etc/clustd/my-driver.key"),
  *   driverId: "my-driver", // listed in the node's config as {type: external, id: my-driver}
  *   async onEvent(event) {
  *     if (event.event === "promote") await startService(event.term);
@@ -81,7 +83,10 @@ const DRIVER_ID_PATTERN = /^[a-z0-9._-]{1,64}$/;
 export interface ConnectDriverOptions {
   /** The local node's address, e.g. `ws://127.0.0.1:7400` (its `node.listen`). */
   url: string;
-  /** The driver token: base64 text (as in `driver_token_file`) or its bytes. */
+  /**
+   * This driver's key, base64 text or bytes: what `clustd derive-key driver
+   * ID` prints on the node (derived from its `driver_token_file` and the id).
+   */
   token: string | Uint8Array;
   /** This driver's id, as in the node's `{type: external, id}` entry. */
   driverId: string;
