@@ -82,60 +82,51 @@ export async function installedConfig(
   return doc.toString();
 }
 
+/** One root-owned file of `write_files`. */
+function rootFile(path: string, permissions: string, content: string) {
+  return { path, permissions, owner: "root:root", content };
+}
+
+/** Every file the machine gets; secrets only when they travel in the user-data. */
+async function installedFiles(
+  input: UserDataInput,
+): Promise<Record<string, unknown>[]> {
+  const config = await installedConfig(
+    input.configText,
+    input.driverToken !== undefined,
+  );
+  // The config may hold a webhook's own secret; clustd refuses such a
+  // config when group or others can read it.
+  const files = [rootFile(INSTALL_PATHS.config, "0600", config)];
+  if (input.secret !== null) {
+    files.push(
+      rootFile(INSTALL_PATHS.secret, "0600", input.secret.trim() + "\n"),
+    );
+  }
+  if (typeof input.driverToken === "string") {
+    files.push(
+      rootFile(
+        INSTALL_PATHS.driverToken,
+        "0600",
+        input.driverToken.trim() + "\n",
+      ),
+    );
+  }
+  for (const hook of input.hooks) {
+    files.push(rootFile(hook.path, hook.mode, hook.content));
+  }
+  files.push(rootFile(INSTALL_PATHS.unit, "0644", systemdUnit()));
+  if (input.secret === null) {
+    files.push(
+      rootFile(INSTALL_PATHS.secretsPathUnit, "0644", secretsPathUnit()),
+    );
+  }
+  return files;
+}
+
 /** Renders the `#cloud-config` document. */
 export async function renderUserData(input: UserDataInput): Promise<string> {
   const { stringify } = await yamlPackage();
-  const files: Record<string, unknown>[] = [
-    {
-      path: INSTALL_PATHS.config,
-      // It may hold a webhook's own secret; clustd refuses such a config
-      // when group or others can read it.
-      permissions: "0600",
-      owner: "root:root",
-      content: await installedConfig(
-        input.configText,
-        input.driverToken !== undefined,
-      ),
-    },
-  ];
-  if (input.secret !== null) {
-    files.push({
-      path: INSTALL_PATHS.secret,
-      permissions: "0600",
-      owner: "root:root",
-      content: input.secret.trim() + "\n",
-    });
-  }
-  if (typeof input.driverToken === "string") {
-    files.push({
-      path: INSTALL_PATHS.driverToken,
-      permissions: "0600",
-      owner: "root:root",
-      content: input.driverToken.trim() + "\n",
-    });
-  }
-  for (const hook of input.hooks) {
-    files.push({
-      path: hook.path,
-      permissions: hook.mode,
-      owner: "root:root",
-      content: hook.content,
-    });
-  }
-  files.push({
-    path: INSTALL_PATHS.unit,
-    permissions: "0644",
-    owner: "root:root",
-    content: systemdUnit(),
-  });
-  if (input.secret === null) {
-    files.push({
-      path: INSTALL_PATHS.secretsPathUnit,
-      permissions: "0644",
-      owner: "root:root",
-      content: secretsPathUnit(),
-    });
-  }
   const download = `${INSTALL_PATHS.binary}.download`;
   const fetchBinary = [
     "set -eu",
@@ -157,7 +148,7 @@ export async function renderUserData(input: UserDataInput): Promise<string> {
       ["systemctl", "enable", "--now", "clustd.service"],
     ];
   const document = {
-    write_files: files,
+    write_files: await installedFiles(input),
     runcmd: [
       ["sh", "-c", fetchBinary],
       ["mkdir", "-p", INSTALL_PATHS.stateDir],
