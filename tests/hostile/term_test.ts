@@ -28,6 +28,25 @@ const ATTACK_EVERY_MS = 20;
 /** term_refused lines per node: one per peer per E, plus slack for restarts. */
 const REFUSAL_LOG_LINES_MAX = Math.ceil(ATTACK_MS / E) + 3;
 
+/** Growth allowed during the attack (issue 11's bound for hostile input). */
+const RSS_GROWTH_MAX_BYTES = 32 * 1024 * 1024;
+/** The intruder's one connection per node, plus slack. */
+const FD_GROWTH_MAX = 8;
+
+/** RSS and open descriptors of a node's process, from /proc. */
+function footprint(
+  cluster: TestCluster,
+  id: string,
+): { rssBytes: number; fds: number } {
+  const pid = cluster.nodes.get(id)!.child!.pid;
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN);
+  return {
+    rssBytes: rssKb * 1024,
+    fds: [...Deno.readDirSync(`/proc/${pid}/fd`)].length,
+  };
+}
+
 function attackMessages(term: number): unknown[] {
   const huge = Number.MAX_SAFE_INTEGER;
   const jump = term + 4 * TERM_JUMP_MAX;
@@ -89,7 +108,9 @@ Deno.test("a member holding the secret sends term 2^53−1: the cluster keeps on
     await cluster.waitForPromotes(1, COLD_START_MS);
     await sleep(E);
     const promotesBefore = cluster.promotes().length;
+    const hooksBefore = cluster.hooks().length;
     const termBefore = Number((await cluster.status(master))?.["term"]);
+    const before = new Map(VOTERS.map((id) => [id, footprint(cluster, id)]));
 
     const loaded = await loadConfig(cluster.nodes.get(INTRUDER)!.configPath);
     assert.ok(loaded.ok);
@@ -129,6 +150,16 @@ Deno.test("a member holding the secret sends term 2^53−1: the cluster keeps on
       promotesBefore,
       "no promotion during the attack",
     );
+    assert.equal(cluster.hooks().length, hooksBefore, "no promote or demote");
+    for (const id of VOTERS) {
+      const was = before.get(id)!;
+      const now = footprint(cluster, id);
+      assert.ok(now.rssBytes <= was.rssBytes + RSS_GROWTH_MAX_BYTES, id);
+      assert.ok(
+        now.fds <= was.fds + FD_GROWTH_MAX,
+        `${id}: ${was.fds}→${now.fds}`,
+      );
+    }
     for (const status of await statuses(cluster)) {
       assert.equal(status?.["term"], termBefore, `term of ${status?.["id"]}`);
     }
