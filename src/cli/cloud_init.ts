@@ -120,6 +120,15 @@ Options:
     }
     const configText = Deno.readTextFileSync(config.path);
     const later = parsed.values["without-secrets"] === true;
+    const inlineWebhook = config.drivers.findIndex((d) =>
+      d.type === "webhook" && d.secret !== undefined
+    );
+    if (later && inlineWebhook >= 0) {
+      return usageError(
+        this,
+        `drivers[${inlineWebhook}].secret would still travel in the user-data: remove it (webhooks then use the key "clustd derive-key webhook" prints) or drop --without-secrets`,
+      );
+    }
     const token = config.cluster.driverToken;
     const userData = await renderUserData({
       configText,

@@ -187,6 +187,27 @@ Deno.test("clustd cloud-init --without-secrets keeps every secret out of the use
     );
     assert.ok(token >= 0 && secret > token, result.stderr);
     assert.match(lines[secret] ?? "", /umask 077 && cat > .*&& mv /);
+    // A webhook's inline secret would travel in the config: refused.
+    Deno.writeTextFileSync(
+      config,
+      `${yaml}  - type: webhook\n    url: https://hooks.example.com/x\n    secret: ${
+        crypto.getRandomValues(new Uint8Array(32)).toBase64()
+      }\n`,
+      { mode: 0o600 },
+    );
+    const refused = await runCli([
+      "cloud-init",
+      "--config",
+      config,
+      "--binary-url",
+      URL_ARG,
+      "--sha256",
+      SHA,
+      "--without-secrets",
+    ]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /drivers\[2\]\.secret would still travel/);
+    assert.equal(refused.stdout, "");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
