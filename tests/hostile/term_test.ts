@@ -25,7 +25,7 @@ const RESTART_TERMS_MAX = 10;
 /** How long the attack runs, and how often each node is hit. */
 const ATTACK_MS = 3000;
 const ATTACK_EVERY_MS = 20;
-/** term_refused lines per node: one per peer per E, plus slack for restarts. */
+/** term_refused warnings per node: one per peer per E, plus scheduling slack. */
 const REFUSAL_LOG_LINES_MAX = Math.ceil(ATTACK_MS / E) + 3;
 
 /** Growth allowed during the attack (issue 11's bound for hostile input). */
@@ -57,10 +57,7 @@ function attackMessages(term: number): unknown[] {
     { type: "state", term: huge, eligible: true, leaderId: INTRUDER },
     { type: "vote_request", term: jump, handover: null },
     { type: "heartbeat", term: jump, round: 2, master: true, eligible: true },
-    {
-      type: "timeout_now",
-      term: jump,
-    },
+    { type: "timeout_now", term: jump },
   ];
 }
 
