@@ -64,7 +64,7 @@ export interface WebhookInit {
   kind: "init";
   id: number;
   url: string;
-  /** HMAC-SHA-256 key: the driver's own secret or the cluster secret. */
+  /** HMAC-SHA-256 key: the driver's own secret or the key derived from the cluster secret. */
   key: Uint8Array;
   timeoutMs: number;
   retries: number;

@@ -30,7 +30,7 @@ export interface DriverEvent {
 export type DriverStatus =
   | { kind: "connected"; nodeId: string }
   | { kind: "disconnected"; reason: string; retryInMs: number }
-  | { kind: "refused"; message: string }
+  | { kind: "refused"; message: string; retryInMs: number }
   | { kind: "handler_failed"; event: DriverEvent; error: string };
 
 /** A validated message from the daemon. */
@@ -58,7 +58,13 @@ export function decodeToken(
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || trimmed.length % 4 !== 0) {
     throw new TypeError(`${what} is not valid base64: ${fix}`);
   }
-  const bytes = Uint8Array.from(atob(trimmed), (char) => char.charCodeAt(0));
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.fromBase64(trimmed);
+  } catch (_error: unknown) {
+    // Only malformed input fails, which the pattern mostly excludes.
+    throw new TypeError(`${what} is not valid base64: ${fix}`);
+  }
   checkTokenBytes(bytes, what);
   return bytes;
 }

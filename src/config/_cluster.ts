@@ -19,6 +19,7 @@ import {
   WITNESS_PRIORITY,
 } from "./schema.ts";
 import { decodeSecret } from "./secret.ts";
+import { MODE_EXPOSED_BITS, modeText } from "./_secret_rules.ts";
 import type { ClusterConfig, FileRead, PeerConfig } from "./types.ts";
 
 /** Turns a path from the config into one to open (relative to the config). */
@@ -89,7 +90,7 @@ function readPeers(cluster: Section): PeerEntry[] {
   return entries;
 }
 
-/** Reads a base64 secret from a file, warning when others may read it. */
+/** Reads a base64 secret from a file; group or others may not read it. */
 function readSecretFile(
   section: Section,
   key: string,
@@ -106,14 +107,14 @@ function readSecretFile(
     );
     return null;
   }
-  if (result.mode !== null && (result.mode & 0o077) !== 0) {
-    const mode = (result.mode & 0o777).toString(8).padStart(4, "0");
-    section.warn(
+  if (result.mode !== null && (result.mode & MODE_EXPOSED_BITS) !== 0) {
+    section.error(
       key,
-      `${
-        quote(path)
-      } is readable by group or others (mode ${mode}): run "chmod 600 ${path}"`,
+      `${quote(path)} is readable by group or others (mode ${
+        modeText(result.mode)
+      }): run "chmod 600 ${path}" (and chown it to the user clustd runs as)`,
     );
+    return null;
   }
   const decoded = decodeSecret(result.text);
   if (typeof decoded === "string") {

@@ -58,8 +58,10 @@ export async function loadConfig(
   options: LoadOptions = {},
 ): Promise<ConfigResult> {
   let text: string;
+  let configMode: number | null = null;
   try {
     text = await Deno.readTextFile(path);
+    if (Deno.build.os !== "windows") configMode = (await Deno.stat(path)).mode;
   } catch (error: unknown) {
     const how = describeSource(options.source);
     const fix = error instanceof Deno.errors.NotFound
@@ -82,6 +84,7 @@ export async function loadConfig(
     path: resolvePath(path),
     readFile: readFileSync,
     ...(options.programs === true ? { programs: programInspector() } : {}),
+    configMode,
   });
 }
 

@@ -79,7 +79,7 @@ export interface WebhookDriverConfig {
   /** Unique among drivers, `[a-z0-9._-]+`; default `webhook-N`. */
   id: string;
   url: string;
-  /** Own HMAC key; defaults to the cluster secret. */
+  /** Own HMAC key (≠ the cluster secret); default: derived, see deriveWebhookKey. */
   secret?: Uint8Array;
   timeoutMs: number;
   retries: number;

@@ -20,6 +20,7 @@ import {
   readId,
 } from "./_drivers.ts";
 import { checkMembership } from "./_membership.ts";
+import { checkSecretRules } from "./_secret_rules.ts";
 import { checkUrl, isAbsolutePath, parseListen } from "./_net.ts";
 import {
   checkPrograms,
@@ -54,6 +55,8 @@ export interface ValidateOptions {
    * executable, safe for root); without it only their paths' shape is checked.
    */
   programs?: ProgramInspector;
+  /** POSIX mode of the config file (inline secrets need 0600); null: unknown. */
+  configMode?: number | null;
 }
 
 /** Validates a whole config file and reports every problem at once. */
@@ -119,6 +122,13 @@ function readRoot(
     peers: clusterRead.peers,
     drivers: driverEntries,
     checks: checks.length,
+  });
+  checkSecretRules({
+    file: options.file,
+    configMode: options.configMode ?? null,
+    cluster: clusterRead.cluster,
+    clusterSection: clusterRead.section,
+    drivers: driverEntries,
   });
   return {
     path: options.path ?? "",

@@ -25,6 +25,7 @@ import {
 } from "./snapshot.ts";
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
 import { describeUpdate, planReload, prepareReload } from "./reload.ts";
+import { type DaemonKeys, deriveDaemonKeys } from "./_keys.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
@@ -58,6 +59,7 @@ export class Daemon {
   #checks!: CheckHost;
   #control!: ControlServer;
   #server: Deno.HttpServer | null = null;
+  #keys: DaemonKeys = { webhookKey: new Uint8Array(), driverKeys: new Map() };
   #timer: ReturnType<typeof setTimeout> | null = null;
   #lastNowMs = 0;
   #startMs = 0;
@@ -78,6 +80,11 @@ export class Daemon {
     this.#options = options;
   }
 
+  /** The key of a configured external driver id; undefined for others. */
+  #driverKey(id: string): Uint8Array | undefined {
+    return this.#keys.driverKeys.get(id);
+  }
+
   /** Starts everything; resolves once the port listens. Throws on startup faults. */
   async start(): Promise<void> {
     const config = this.#config;
@@ -85,9 +92,10 @@ export class Daemon {
     const persisted = loadState(config.stateDir);
     this.#startMs = monotonicMs();
     this.#lastNowMs = this.#startMs;
+    this.#keys = await deriveDaemonKeys(config);
     this.#drivers = new DriverHost(config.drivers, {
       nodeId: config.node.id,
-      clusterSecret: config.cluster.secret,
+      webhookKey: this.#keys.webhookKey,
     });
     this.#election = new Election(electionOptions(config, {
       persisted,
@@ -105,7 +113,7 @@ export class Daemon {
     if (this.#options.revokePermissions !== false) {
       await this.#dropPermissions();
     }
-    this.#mesh = new Mesh(meshOptions(config));
+    this.#mesh = new Mesh(meshOptions(config, (id) => this.#driverKey(id)));
     this.#control = new ControlServer({
       config,
       status: () => this.snapshot(),
@@ -404,6 +412,8 @@ export class Daemon {
       applied.push("log");
     }
     if (plan.statusAllow) applied.push("cluster.status_allow");
+    // Keys of external driver ids added by the reload (the token is fixed).
+    if (plan.drivers) this.#keys = await deriveDaemonKeys(next);
     this.#config = next;
     this.#control.setConfig(next);
     if (prepared.drivers !== null) {

@@ -43,8 +43,8 @@ export interface RoleEvent extends ActionEvent {
 /** What every driver needs from the daemon. */
 export interface DriverHostOptions {
   nodeId: string;
-  /** HMAC key of webhooks without their own `secret`. */
-  clusterSecret: Uint8Array;
+  /** HMAC key of webhooks without their own `secret` (see deriveWebhookKey). */
+  webhookKey: Uint8Array;
 }
 
 /** Counters of every built-in driver, in config order. */
@@ -201,7 +201,7 @@ export class DriverHost {
       action = new WebhookAction(
         index,
         driver,
-        driver.secret ?? this.#options.clusterSecret,
+        driver.secret ?? this.#options.webhookKey,
       );
     } else {
       return null;

@@ -8,7 +8,7 @@
 
 import { assert } from "./assert.ts";
 import { Lease } from "./lease.ts";
-import type { HandoverClaim, Message } from "./message.ts";
+import { type HandoverClaim, type Message, TERM_MAX } from "./message.ts";
 import { Prng } from "./prng.ts";
 import { quorumSize } from "./quorum.ts";
 import { compareRank, rankOf } from "./rank.ts";
@@ -26,6 +26,10 @@ export interface PeerView {
   connected: boolean;
   lastHeardMs: number | null;
   eligible: boolean | null;
+  /** Highest term (≤ TERM_MAX) this peer has sent as its own. */
+  reportedTerm: number;
+  /** Messages refused for their term (see _term_guard.ts), for bounded logs. */
+  termRefusals: { notWarned: number; loggedMs: number | null };
 }
 
 /** A planned handover in progress (master stopped renewing). */
@@ -114,8 +118,14 @@ export function createState(opts: ElectionOptions): CoreState {
       connected: false,
       lastHeardMs: null,
       eligible: null,
+      reportedTerm: 0,
+      termRefusals: { notWarned: 0, loggedMs: null },
     }));
   const prng = new Prng(opts.seed);
+  assert(
+    (opts.persisted?.term ?? 0) <= TERM_MAX,
+    `persisted term ${opts.persisted?.term} is above TERM_MAX`,
+  );
   return {
     opts,
     self,
@@ -229,10 +239,13 @@ export function canEverLead(member: Member): boolean {
   return member.role === "voter" && member.priority > 0;
 }
 
-/** True while this node may become (or stay) master. */
+/**
+ * True while this node may become (or stay) master. At TERM_MAX it may not:
+ * a campaign would need a term above the ceiling.
+ */
 export function selfEligible(s: CoreState): boolean {
   return canEverLead(s.self) && s.healthy && !s.drained && !s.shuttingDown &&
-    s.nowMs >= s.vetoUntilMs;
+    s.nowMs >= s.vetoUntilMs && s.term < TERM_MAX;
 }
 
 /** No vote (our own included) before E has passed since the process started. */

@@ -26,6 +26,7 @@ import {
   renewIfDue,
 } from "./_leader.ts";
 import { onCommand } from "./_command.ts";
+import { admitTerms } from "./_term_guard.ts";
 import {
   broadcast,
   type CoreState,
@@ -230,6 +231,8 @@ function onMessage(s: CoreState, from: string, message: Message): void {
     log(s, "warn", "message_from_stranger", { from, type: message.type });
     return;
   }
+  // Refused before it counts as hearing from the peer or touches our term.
+  if (!admitTerms(s, peer, message)) return;
   peer.connected = true;
   peer.lastHeardMs = s.nowMs;
   if ("eligible" in message) peer.eligible = message.eligible;

@@ -92,6 +92,36 @@ export type Message =
 /** Longest member id or reason accepted from the wire. */
 export const MESSAGE_STRING_MAX = 200;
 
+/**
+ * Highest term a node adopts, persists or campaigns for: 2^40, far below
+ * 2^53 so `term + 1` is always exact, and out of reach of real use (one
+ * election a second for 34,000 years). A node at this term stops campaigning.
+ */
+export const TERM_MAX = 2 ** 40;
+
+/**
+ * Largest step a message's term may take above the higher of our own term
+ * and the term two peers vouch for. Real terms move one per election (pre-
+ * vote keeps a partitioned node from inflating its own), so a node catching
+ * up after a long partition is a few terms behind, never a million.
+ */
+export const TERM_JUMP_MAX = 2 ** 20;
+
+/** Every term a message names (its own, a proposed one, a handover claim's). */
+export function messageTerms(message: Message): number[] {
+  switch (message.type) {
+    case "pre_vote_request":
+    case "pre_vote_response":
+      return [message.term, message.proposedTerm];
+    case "vote_request":
+      return message.handover === null
+        ? [message.term]
+        : [message.term, message.handover.term];
+    default:
+      return [message.term];
+  }
+}
+
 type Fields = Record<string, unknown>;
 type Check = (fields: Fields) => string | null;
 

@@ -8,7 +8,7 @@
 import type { Message } from "./message.ts";
 
 export type { HandoverClaim, Message } from "./message.ts";
-export { parseMessage } from "./message.ts";
+export { parseMessage, TERM_JUMP_MAX, TERM_MAX } from "./message.ts";
 
 /** A cluster member; the list is identical on every node. */
 export interface Member {

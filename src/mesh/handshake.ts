@@ -222,8 +222,8 @@ export class ClientHandshake {
 export interface ServerHandshakeOptions {
   selfId: string;
   description: unknown;
-  /** The PSK for a channel kind, or undefined when that kind is not served. */
-  pskFor: (kind: ChannelKind) => Uint8Array | undefined;
+  /** The PSK for a channel kind and client id, or undefined when that kind is not served. */
+  pskFor: (kind: ChannelKind, clientId: string) => Uint8Array | undefined;
   /** Returns a refusal message when `id` may not open a `kind` channel. */
   checkClient: (kind: ChannelKind, id: string) => string | undefined;
   /** The kind whose path this connection arrived on, for refusal messages. */
@@ -292,7 +292,7 @@ export class ServerHandshake {
       const text = "malformed hello message";
       return fail("malformed", text, refusal("malformed", text));
     }
-    const psk = this.#options.pskFor(kind);
+    const psk = this.#options.pskFor(kind, clientId);
     if (psk === undefined) {
       const path = this.#options.pathKind;
       const text = path !== undefined && path !== kind

@@ -42,8 +42,11 @@ export interface MeshOptions {
   peers: { id: string; url: string }[];
   /** Cluster PSK, ≥ 32 bytes. */
   secret: Uint8Array;
-  /** PSK for `driver` channels; absent => driver channels refused. */
-  driverToken?: Uint8Array;
+  /**
+   * PSK of the external driver `id` (its own key), or undefined for an id
+   * not configured; absent => driver channels refused.
+   */
+  driverKey?: (id: string) => Uint8Array | undefined;
   /** JSON-able canonical object; digest = SHA-256 of canonical JSON. */
   clusterDescription: unknown;
   /** Ping interval per peer. */
@@ -168,7 +171,7 @@ export class Mesh {
         selfId: this.#o.selfId,
         description: this.#o.clusterDescription,
         secret: this.#o.secret,
-        driverToken: this.#o.driverToken,
+        driverKey: this.#o.driverKey,
         peerIds: this.#peers,
       }),
       direction: "inbound",

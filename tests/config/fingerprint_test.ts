@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { clusterDescription } from "../../src/config/fingerprint.ts";
 import { validateConfig } from "../../src/config/validate.ts";
-import { encodeBase64 } from "../../src/config/secret.ts";
 import type { Config } from "../../src/config/types.ts";
 
 const MEMBERS = [
@@ -20,7 +19,7 @@ function configOf(self: string, extra = ""): Config {
   const text =
     `node: { id: ${self}, advertise: "ws://127.0.0.1:7400", role: ${role} }
 cluster:
-  secret: ${encodeBase64(new Uint8Array(32))}
+  secret: ${new Uint8Array(32).toBase64()}
   peers:
 ${peers.join("\n")}
 ${extra}`;

@@ -9,11 +9,10 @@
 import assert from "node:assert/strict";
 import { inspectFile, loadConfig } from "../../src/config/load.ts";
 import { programProblem } from "../../src/config/_programs.ts";
-import { encodeBase64 } from "../../src/config/secret.ts";
 import type { ConfigResult, FileInspection } from "../../src/config/types.ts";
 import { validateConfig } from "../../src/config/validate.ts";
 
-const SECRET = encodeBase64(new Uint8Array(32).fill(7));
+const SECRET = new Uint8Array(32).fill(7).toBase64();
 
 /** Fake program files and directories: path -> what a stat finds. */
 const PROGRAMS: Record<string, FileInspection> = {

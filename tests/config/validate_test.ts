@@ -6,14 +6,14 @@
 
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/load.ts";
-import { encodeBase64 } from "../../src/config/secret.ts";
 import type { ConfigResult } from "../../src/config/types.ts";
 import { type FileRead, validateConfig } from "../../src/config/validate.ts";
 
-const SECRET = encodeBase64(new Uint8Array(32).fill(7));
+const SECRET = new Uint8Array(32).fill(7).toBase64();
+const TOKEN = new Uint8Array(32).fill(8).toBase64();
 const FILES: Record<string, FileRead> = {
   "/s/secret": { ok: true, text: SECRET + "\n", mode: 0o100600 },
-  "/s/token": { ok: true, text: SECRET, mode: 0o100600 },
+  "/s/token": { ok: true, text: TOKEN, mode: 0o100600 },
   "/s/open": { ok: true, text: SECRET, mode: 0o100644 },
   "/s/short": { ok: true, text: "c2hvcnQ=", mode: 0o100600 },
 };
@@ -534,13 +534,14 @@ Deno.test("validateConfig() reads drivers and checks with their defaults", () =>
   assert.equal(result.config.cluster.driverToken?.length, 32);
 });
 
-Deno.test("validateConfig() warns, not fails, on a secret file readable by others", () => {
+Deno.test("validateConfig() refuses a secret file readable by others", () => {
   const result = validate(edit({ 6: "  secret_file: /s/open" }));
-  assert.ok(result.ok);
-  assert.equal(result.warnings.length, 1);
-  assert.equal(result.warnings[0]?.path, "cluster.secret_file");
-  assert.equal(result.warnings[0]?.line, 6);
-  assert.match(result.warnings[0]?.message ?? "", /mode 0644.*chmod 600/);
+  assert.equal(result.ok, false);
+  assert.equal(result.errors.length, 1);
+  assert.equal(result.errors[0]?.path, "cluster.secret_file");
+  assert.equal(result.errors[0]?.line, 6);
+  assert.match(result.errors[0]?.message ?? "", /mode 0644.*chmod 600/);
+  assert.ok(!result.errors[0]?.message.includes(SECRET));
 });
 
 Deno.test("validateConfig() accepts two voters with two_node, loudly", () => {
@@ -592,9 +593,9 @@ Deno.test("validateConfig() never throws on hostile input", () => {
 Deno.test("config.example.yml passes validation (secret and program paths swapped for temp files)", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const key = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
-    await Deno.writeTextFile(`${dir}/secret`, key, { mode: 0o600 });
-    await Deno.writeTextFile(`${dir}/token`, key, { mode: 0o600 });
+    const key = () => crypto.getRandomValues(new Uint8Array(32)).toBase64();
+    await Deno.writeTextFile(`${dir}/secret`, key(), { mode: 0o600 });
+    await Deno.writeTextFile(`${dir}/token`, key(), { mode: 0o600 });
     const example = await Deno.readTextFile(
       new URL("../../config.example.yml", import.meta.url),
     );

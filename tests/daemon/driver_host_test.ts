@@ -35,7 +35,7 @@ async function withHost(
 ): Promise<void> {
   const host = new DriverHost(drivers, {
     nodeId: "web-1",
-    clusterSecret: SECRET,
+    webhookKey: SECRET,
   });
   await host.start();
   try {
@@ -269,7 +269,7 @@ Deno.test("stop() kills a running script's process group and terminates the Work
   using _logs = captureLogs();
   const host = new DriverHost([bash({ promote, timeoutMs: 20_000 })], {
     nodeId: "web-1",
-    clusterSecret: SECRET,
+    webhookKey: SECRET,
   });
   await host.start();
   host.dispatch(role("promote", 1));

@@ -51,7 +51,7 @@ Deno.test("DriverHost.prepare() keeps an unchanged driver, restarts a changed on
   ];
   const host = new DriverHost([a, b, c], {
     nodeId: "web-1",
-    clusterSecret: new Uint8Array(32),
+    webhookKey: new Uint8Array(32),
   });
   await host.start();
   try {
@@ -97,7 +97,7 @@ Deno.test("DriverHost.prepare() that cannot start a new driver changes nothing",
   const a = await driver(dir, "a");
   const host = new DriverHost([a], {
     nodeId: "web-1",
-    clusterSecret: new Uint8Array(32),
+    webhookKey: new Uint8Array(32),
   });
   await host.start();
   try {

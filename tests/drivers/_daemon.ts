@@ -6,6 +6,7 @@
  * only the processes it started, by PID, and removes its temp dir.
  */
 
+import { deriveDriverKey } from "../../src/config/derived_keys.ts";
 import { Mesh } from "../../src/mesh/mesh.ts";
 import type { SecureChannel } from "../../src/mesh/client.ts";
 import {
@@ -33,6 +34,8 @@ export interface NodeOptions {
   /** Peer ids listed in `cluster.peers` but never started. */
   ghostPeers?: string[];
   priority?: number;
+  /** More `drivers:` entries, as YAML lines (already indented). */
+  extraDrivers?: string;
 }
 
 /** One real clustd node with external drivers, in a temp directory. */
@@ -61,7 +64,18 @@ export class DriverNode {
 
   /** The cluster secret's bytes. */
   get secretBytes(): Uint8Array {
-    return Uint8Array.from(atob(this.secret), (c) => c.charCodeAt(0));
+    return Uint8Array.fromBase64(this.secret);
+  }
+
+  /** The key of external driver `id` (base64), as `clustd derive-key driver ID` prints it. */
+  async keyOf(id: string): Promise<string> {
+    const key = await deriveDriverKey(Uint8Array.fromBase64(this.token), id);
+    return key.toBase64();
+  }
+
+  /** Sends a signal (e.g. SIGHUP) to the running daemon. */
+  signal(signal: Deno.Signal): void {
+    this.#child?.kill(signal);
   }
 
   /** Rewrites the config (takes effect on the next start). */
@@ -88,7 +102,7 @@ cluster:
 state_dir: ${this.dir}/state
 drivers:
 ${drivers.join("\n")}
-`,
+${options.extraDrivers ?? ""}`,
     );
   }
 
@@ -161,8 +175,9 @@ export class ScriptedDaemon {
     this.#mesh = new Mesh({
       selfId: "n1",
       peers: [],
-      secret: Uint8Array.from(atob(randomKey()), (c) => c.charCodeAt(0)),
-      driverToken: Uint8Array.from(atob(this.token), (c) => c.charCodeAt(0)),
+      secret: Uint8Array.fromBase64(randomKey()),
+      // Any driver id is served with the one token (no per-id keys here).
+      driverKey: () => Uint8Array.fromBase64(this.token),
       clusterDescription: { test: true },
       heartbeatMs: 100,
       peerTimeoutMs: 1000,

@@ -40,7 +40,7 @@ async function withHost(
 ): Promise<void> {
   const host = new DriverHost(drivers, {
     nodeId: "web-1",
-    clusterSecret: SECRET,
+    webhookKey: SECRET,
   });
   await host.start();
   try {

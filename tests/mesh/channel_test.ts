@@ -298,7 +298,7 @@ Deno.test("control channels carry messages both ways", async () => {
 });
 
 Deno.test("a driver token opens driver channels only", async () => {
-  const node = lonelyNode({ driverToken: DRIVER_TOKEN });
+  const node = lonelyNode({ driverKey: () => DRIVER_TOKEN });
   const drivers: SecureChannel[] = [];
   node.mesh.onChannel("driver", (ch) => drivers.push(ch));
   try {

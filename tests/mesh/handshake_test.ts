@@ -117,7 +117,7 @@ Deno.test("the secret never appears in any handshake message", async () => {
   const { client: c, server: s } = await run(client(), server());
   const wire = [...c, ...s].map((step) => JSON.stringify(step.send ?? {}))
     .join();
-  const secretB64 = btoa(String.fromCharCode(...SECRET));
+  const secretB64 = SECRET.toBase64();
   assert.ok(!wire.includes(secretB64));
   assert.ok(!wire.includes(JSON.stringify([...SECRET])));
 });
@@ -260,7 +260,7 @@ Deno.test("a tampered welcome fails key confirmation", async () => {
   const welcome = await s.receive(JSON.stringify(hello.send));
   const forged = {
     ...welcome.send,
-    random: btoa(String.fromCharCode(...new Uint8Array(32))),
+    random: new Uint8Array(32).toBase64(),
   };
   const step = await c.receive(JSON.stringify(forged));
   assert.equal(step.result?.ok, false);
