@@ -299,6 +299,8 @@ Deno.test("inspectFile() and loadConfig() judge real files", async () => {
       `${dir}/c.yml`,
       `node: { id: n1, advertise: "ws://127.0.0.1:1" }\ncluster: { secret: "${SECRET}", peers: [] }\nstate_dir: ${dir}\ndrivers:\n  - { type: bash, promote: ${script} }\n`,
     );
+    // An inline secret needs a config only its owner can read.
+    await Deno.chmod(`${dir}/c.yml`, 0o600);
     // Commands that only need the address and secret (status...) do not judge.
     assert.ok((await loadConfig(`${dir}/c.yml`)).ok);
     const result = await loadConfig(`${dir}/c.yml`, { programs: true });
