@@ -16,7 +16,6 @@ import type {
 } from "./message.ts";
 import {
   campaignDueMs,
-  canEverLead,
   type CoreState,
   inLease,
   inRestartEmbargo,
@@ -43,8 +42,14 @@ function refusalReason(
   from: string,
   claim: VoteRequestMessage["handover"],
 ): string | null {
-  const candidate = s.peerById.get(from)?.member;
-  if (candidate === undefined || !canEverLead(candidate)) {
+  const candidate = s.peerById.get(from);
+  // A witness by the shared member list, or a voter that advertised
+  // priority 0 (a peer not heard yet gets the benefit of the doubt: its
+  // priority is its own to set, and it never campaigns with 0).
+  if (
+    candidate === undefined || candidate.member.role !== "voter" ||
+    candidate.priority === 0
+  ) {
     return "candidate_never_master";
   }
   // Refuse: we may have acked a leader just before we restarted and forgot

@@ -152,6 +152,8 @@ export class Election {
         return onCommand(s, input.requestId, input.command);
       case "demote_done":
         return onDemoteDone(s, input.term);
+      case "start_demote_done":
+        return onStartDemoteDone(s);
       case "pre_promote_result":
         return onPrePromoteResult(s, input.term, input.ok);
     }
@@ -170,7 +172,7 @@ export class Election {
       {
         id: s.self.id,
         role: s.self.role,
-        priority: s.self.priority,
+        priority: s.opts.priority,
         alive: true,
         lastHeardMs: nowMs,
         eligible: selfEligible(s),
@@ -178,7 +180,7 @@ export class Election {
       ...s.peers.map((peer) => ({
         id: peer.member.id,
         role: peer.member.role,
-        priority: peer.member.priority,
+        priority: peer.priority,
         alive: aliveAt(peer.lastHeardMs, peer.connected),
         lastHeardMs: peer.lastHeardMs,
         eligible: peer.eligible,
@@ -233,6 +235,7 @@ function onMessage(s: CoreState, from: string, message: Message): void {
   peer.connected = true;
   peer.lastHeardMs = s.nowMs;
   if ("eligible" in message) peer.eligible = message.eligible;
+  if ("priority" in message) peer.priority = message.priority;
   switch (message.type) {
     case "heartbeat":
       return onHeartbeat(s, from, message);
@@ -266,6 +269,7 @@ function onHeartbeat(
       term: s.term,
       ok: false,
       eligible: selfEligible(s),
+      priority: s.opts.priority,
     });
     return;
   }
@@ -286,7 +290,13 @@ function onHeartbeat(
   s.leaderHeardTerm = message.term;
   s.leaderIsMaster = message.master;
   s.timerStartMs = s.nowMs;
-  send(s, from, { ...ack, term: s.term, ok: true, eligible: selfEligible(s) });
+  send(s, from, {
+    ...ack,
+    term: s.term,
+    ok: true,
+    eligible: selfEligible(s),
+    priority: s.opts.priority,
+  });
 }
 
 /** Gossip: liveness and eligibility only; never changes our term. */
@@ -296,6 +306,18 @@ function onState(s: CoreState, from: string, message: StateMessage): void {
     // handed over), so we stop reporting it as master.
     s.leaderIsMaster = false;
   }
+}
+
+/**
+ * The shell's start demote finished (or timed out): every driver has been
+ * told to let go of what a previous life of this node may have held, so the
+ * node may become eligible now. Gossip at once so peers rank us.
+ */
+function onStartDemoteDone(s: CoreState): void {
+  if (!s.startDemotePending) return;
+  s.startDemotePending = false;
+  s.lastGossipMs = null;
+  log(s, "info", "start_demote_done", { eligible: selfEligible(s) });
 }
 
 function onPeerLink(s: CoreState, peerId: string, up: boolean): void {
@@ -319,6 +341,7 @@ function stateMessage(s: CoreState): StateMessage {
     type: "state",
     term: s.term,
     eligible: selfEligible(s),
+    priority: s.opts.priority,
     leaderId: follows ? s.leaderHeardId : null,
   };
 }
