@@ -7,7 +7,13 @@
 
 import type { Config } from "../config/types.ts";
 import { Election } from "../election/election.ts";
-import type { Command, Effect, Input } from "../election/types.ts";
+import type {
+  Command,
+  Effect,
+  Input,
+  PromoteReason,
+  RoleReason,
+} from "../election/types.ts";
 import { parseMessage } from "../election/types.ts";
 import { handleProbe } from "../http/handler.ts";
 import { type MetricFamily, renderMetrics } from "../http/metrics.ts";
@@ -64,6 +70,8 @@ export class Daemon {
   #stopping = false;
   #masterSinceWallMs: number | null = null;
   #demoteDoneTerm = -1;
+  /** Why the current (or last) promotion happened, for drivers a reload rebuilds. */
+  #promoteReason: PromoteReason = "elected";
   #counters: DaemonCounters = {
     elections: 0,
     promotions: 0,
@@ -93,6 +101,7 @@ export class Daemon {
       prePromote: this.#drivers.hasPrePromote(),
     }));
     await this.#drivers.start();
+    const startEvent = this.#startDemote(persisted?.term ?? 0);
     this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
     this.#step({
@@ -109,6 +118,8 @@ export class Daemon {
       status: () => this.snapshot(),
       command: (requestId, command) => this.command(requestId, command),
     });
+    // External drivers that connect learn the start demote as the state.
+    this.#control.broadcastRoleEvent(startEvent);
     this.#mesh.onEvent((event) => this.#onMeshEvent(event));
     this.#mesh.onChannel(
       "control",
@@ -132,6 +143,52 @@ export class Daemon {
       term: persisted?.term ?? 0,
     });
     this.#schedule();
+  }
+
+  /**
+   * Start in a known state: every driver is told `demote` (reason `start`),
+   * so what a previous life of this node held (a VIP after kill -9) is let
+   * go. The core keeps the node ineligible until this finished or timed out
+   * (each driver's own timeout bounds it); voting and the mesh go on.
+   */
+  #startDemote(term: number): RoleEvent {
+    const event: RoleEvent = {
+      event: "demote",
+      reason: "start",
+      role: "backup",
+      term,
+      nodeId: this.#config.node.id,
+      masterId: null,
+    };
+    const startedMs = monotonicMs();
+    const timeoutsBefore = this.#timeouts();
+    const drivers = this.#drivers;
+    drivers.dispatch(event);
+    drivers.settled().then(() => {
+      const timedOut = this.#timeouts() - timeoutsBefore;
+      const fields = {
+        term,
+        durationMs: Math.round(monotonicMs() - startedMs),
+        timedOut,
+      };
+      if (timedOut > 0) {
+        this.#log.warn("start demote timed out; eligible anyway", fields);
+      } else this.#log.info("start demote finished; eligible", fields);
+      this.#step({ kind: "start_demote_done", nowMs: this.#now() });
+      this.#schedule();
+    }, (error: unknown) => {
+      this.#log.error("start demote failed; eligible anyway", {
+        error: String(error),
+      });
+      this.#step({ kind: "start_demote_done", nowMs: this.#now() });
+      this.#schedule();
+    });
+    return event;
+  }
+
+  /** Driver timeouts so far, all drivers. */
+  #timeouts(): number {
+    return this.#drivers.stats().reduce((sum, s) => sum + s.timeouts, 0);
   }
 
   #newCheckHost(config: Config, startHealthy = false): CheckHost {
@@ -217,7 +274,7 @@ export class Daemon {
         this.#mesh?.send(effect.to, effect.message);
         return;
       case "promote":
-        this.#onPromote(effect.term);
+        this.#onPromote(effect.term, effect.reason);
         return;
       case "demote":
         this.#onDemote(effect.term, effect.reason, effect.handover);
@@ -248,10 +305,15 @@ export class Daemon {
     }
   }
 
-  #roleEvent(event: "promote" | "demote", term: number): RoleEvent {
+  #roleEvent(
+    event: "promote" | "demote",
+    term: number,
+    reason: RoleReason,
+  ): RoleEvent {
     const status = this.#election.status(this.#now());
     return {
       event,
+      reason,
       role: event === "promote" ? "master" : "backup",
       term,
       nodeId: this.#config.node.id,
@@ -259,19 +321,20 @@ export class Daemon {
     };
   }
 
-  #onPromote(term: number): void {
+  #onPromote(term: number, reason: PromoteReason): void {
     this.#counters.promotions++;
     this.#masterSinceWallMs = Date.now();
-    const event = this.#roleEvent("promote", term);
-    this.#log.info("promote", { term, node: this.#config.node.id });
+    this.#promoteReason = reason;
+    const event = this.#roleEvent("promote", term, reason);
+    this.#log.info("promote", { term, reason, node: this.#config.node.id });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
   }
 
-  #onDemote(term: number, reason: string, handover: boolean): void {
+  #onDemote(term: number, reason: RoleReason, handover: boolean): void {
     this.#counters.demotions++;
     this.#masterSinceWallMs = null;
-    const event = this.#roleEvent("demote", term);
+    const event = this.#roleEvent("demote", term, reason);
     this.#log.info("demote", { term, reason, handover });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
@@ -408,7 +471,9 @@ export class Daemon {
       // New drivers learn the current state, as a restarted driver would.
       const status = this.#election.status(this.#now());
       if (status.role === "master") {
-        this.#drivers.dispatch(this.#roleEvent("promote", status.term));
+        this.#drivers.dispatch(
+          this.#roleEvent("promote", status.term, this.#promoteReason),
+        );
       }
       await old.stop();
       applied.push("drivers");
