@@ -31,6 +31,7 @@ import {
 } from "./snapshot.ts";
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
 import { planReload, startReplacements } from "./reload.ts";
+import { runStartDemote, startEvent } from "./_start_demote.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
@@ -146,49 +147,17 @@ export class Daemon {
   }
 
   /**
-   * Start in a known state: every driver is told `demote` (reason `start`),
-   * so what a previous life of this node held (a VIP after kill -9) is let
-   * go. The core keeps the node ineligible until this finished or timed out
-   * (each driver's own timeout bounds it); voting and the mesh go on.
+   * Start in a known state: every driver is told `demote` (reason `start`);
+   * the core keeps the node ineligible until that finished or timed out.
+   * Voting and the mesh go on meanwhile.
    */
   #startDemote(term: number): RoleEvent {
-    const event: RoleEvent = {
-      event: "demote",
-      reason: "start",
-      role: "backup",
-      term,
-      nodeId: this.#config.node.id,
-      masterId: null,
-    };
-    const startedMs = monotonicMs();
-    const timeoutsBefore = this.#timeouts();
-    const drivers = this.#drivers;
-    drivers.dispatch(event);
-    drivers.settled().then(() => {
-      const timedOut = this.#timeouts() - timeoutsBefore;
-      const fields = {
-        term,
-        durationMs: Math.round(monotonicMs() - startedMs),
-        timedOut,
-      };
-      if (timedOut > 0) {
-        this.#log.warn("start demote timed out; eligible anyway", fields);
-      } else this.#log.info("start demote finished; eligible", fields);
-      this.#step({ kind: "start_demote_done", nowMs: this.#now() });
-      this.#schedule();
-    }, (error: unknown) => {
-      this.#log.error("start demote failed; eligible anyway", {
-        error: String(error),
-      });
+    const event = startEvent(this.#config.node.id, term);
+    runStartDemote(this.#drivers, event, this.#log).then(() => {
       this.#step({ kind: "start_demote_done", nowMs: this.#now() });
       this.#schedule();
     });
     return event;
-  }
-
-  /** Driver timeouts so far, all drivers. */
-  #timeouts(): number {
-    return this.#drivers.stats().reduce((sum, s) => sum + s.timeouts, 0);
   }
 
   #newCheckHost(config: Config, startHealthy = false): CheckHost {
