@@ -149,7 +149,8 @@ async function round(
     3 * cluster.heartbeatMs + CI_MARGIN_MS,
   );
   assert.ok(back, report(cluster, `round ${index}: ${old} did not rejoin`));
-  await sleep(cluster.heartbeatMs);
+  // Let a round of heartbeats reach it before the next isolation.
+  await sleep(cluster.heartbeatMs / 2);
   return marginMs;
 }
 
