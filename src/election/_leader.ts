@@ -28,7 +28,8 @@ export const VETO_COOLDOWN_ELECTION_TIMEOUTS = 4;
  * of the lease a leader may act in. The last M is left to its demote drivers.
  */
 function leaseUsable(s: CoreState, nowMs: number): boolean {
-  return s.lease !== null && s.lease.validAt(nowMs + s.stepDownMarginMs);
+  const margin = s.marginSuspended ? 0 : s.stepDownMarginMs;
+  return s.lease !== null && s.lease.validAt(nowMs + margin);
 }
 
 /**
@@ -101,6 +102,9 @@ export function onHeartbeatAck(
   }
   if (s.state !== "leader" || message.term !== s.term || !message.ok) return;
   if (s.lease?.ack(message.round, from)) {
+    if (s.lease.validAt(s.nowMs + s.stepDownMarginMs)) {
+      s.marginSuspended = false;
+    }
     log(s, "debug", "lease_extended", {
       round: message.round,
       remainingMs: Math.round(s.lease.untilMs - s.nowMs),
@@ -271,8 +275,9 @@ function preemptCandidate(s: CoreState): string | null {
 /** Next time the leader needs a step (renewal, lease end, hold/preempt end). */
 export function leaderWakeMs(s: CoreState): number {
   if (s.state !== "leader" || s.lease === null) return Number.POSITIVE_INFINITY;
+  const margin = s.marginSuspended ? 0 : s.stepDownMarginMs;
   let wake = s.lease.acquired
-    ? s.lease.untilMs - s.stepDownMarginMs
+    ? s.lease.untilMs - margin
     : s.leaderSinceMs + s.opts.electionTimeoutMs;
   if (s.handover === null) wake = Math.min(wake, s.nextRenewMs);
   if (s.masterSinceMs !== null) {

@@ -50,6 +50,11 @@ export interface CoreState {
   readonly quorum: number;
   /** A leader steps down when its lease has less than this left (lease.ts). */
   readonly stepDownMarginMs: number;
+  /**
+   * Our own loop stalled while leading: the margin is not applied until a
+   * renewal gives the lease more than the margin again (or it ends).
+   */
+  marginSuspended: boolean;
   readonly prng: Prng;
   out: Effect[];
   /** Term/vote changed this step and not yet handed out as a persist effect. */
@@ -135,6 +140,7 @@ export function createState(opts: ElectionOptions): CoreState {
     stepDownMarginMs: opts.mutation === "no_step_down_margin"
       ? 0
       : stepDownMarginMs(opts.heartbeatMs, opts.leaseMs),
+    marginSuspended: false,
     prng,
     out: [],
     persistPending: false,

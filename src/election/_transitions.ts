@@ -180,6 +180,7 @@ export function becomeLeader(s: CoreState): void {
   s.leaderSinceMs = s.nowMs;
   s.nextRenewMs = s.nowMs;
   s.lease = newLease(s);
+  s.marginSuspended = false;
   s.promoted = false;
   s.prePromotePending = false;
   s.prePromoteApproved = !s.opts.prePromote;

@@ -109,13 +109,19 @@ export class Election {
     const previousMs = s.lastStepMs;
     s.nowMs = input.nowMs;
     s.lastStepMs = input.nowMs;
+    const stallLimitMs = STALL_HEARTBEATS * s.opts.heartbeatMs;
+    const stalled = previousMs !== null &&
+      input.nowMs - previousMs > stallLimitMs;
+    // Our own loop stalled, so the silence may be ours: a leader renews at
+    // once and steps down only when its lease really ends, not at the
+    // margin (a stalled process's demote is late by the stall anyway).
+    if (stalled && s.state === "leader") s.marginSuspended = true;
     // Lease first: a master resuming from a pause must demote before it
     // sends or does anything else as master.
     checkLease(s);
-    const stallLimitMs = STALL_HEARTBEATS * s.opts.heartbeatMs;
-    if (previousMs !== null && input.nowMs - previousMs > stallLimitMs) {
-      // Our own loop stalled: blame ourselves, not the peers we did not
-      // hear from, and give the leader a fresh E before campaigning.
+    if (stalled && previousMs !== null) {
+      // Blame ourselves, not the peers we did not hear from, and give the
+      // leader a fresh E before campaigning.
       log(s, "warn", "stall", { gapMs: Math.round(input.nowMs - previousMs) });
       if (s.state !== "leader") resetElectionTimer(s);
     }

@@ -288,3 +288,25 @@ Deno.test("a node about to campaign holds a lower-ranked node's pre-vote until i
   assert.ok(answer?.type === "pre_vote_response");
   assert.equal(answer.campaigning, true, "c learns that b campaigns");
 });
+
+Deno.test("a master whose own loop stalled renews before it applies the step-down margin", () => {
+  // E 400, L 360, M 50: a stall over 2h can end inside the margin with the
+  // lease still valid. The silence was ours: renew, do not step down.
+  const net = new Net(voters(100, 90, 80), () => ({
+    electionTimeoutMs: 400,
+    leaseMs: 360,
+  }));
+  const master = elect(net);
+  const remaining = net.node(master).status(net.nowMs).leaseRemainingMs;
+  net.paused.add(master);
+  net.runUntil(net.nowMs + remaining - 20, 5);
+  net.paused.delete(master);
+  const resumed = net.step(master, { kind: "tick", nowMs: net.nowMs });
+  assert.ok(ofKind(resumed, "log").some((l) => l.event === "stall"));
+  assert.deepEqual(ofKind(resumed, "demote"), []);
+  assert.ok(sends(resumed, "heartbeat").length > 0, "renews at once");
+  net.deliver();
+  net.runUntil(net.nowMs + 400);
+  assert.deepEqual(net.masters(), [master]);
+  assert.deepEqual(ofKind(net.effects(master), "demote"), []);
+});
