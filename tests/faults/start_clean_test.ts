@@ -192,7 +192,7 @@ Deno.test({
         const advertised = await advertisedPriorities(cluster);
         assert.deepEqual({ ...advertised }, { n1: 50, n2: 200, n3: 120 });
         for (let round = 1; round <= 10; round++) {
-          const master = cluster.currentMaster();
+          const master = await cluster.waitForMaster(MASTER_MS);
           assert.ok(master !== null, report(cluster, `round ${round}: master`));
           const survivors = cluster.hosts.filter((h) => h !== master);
           const expected: string = survivors.reduce((best, h) =>
