@@ -14,7 +14,12 @@
  */
 
 import { assert } from "./assert.ts";
-import type { HeartbeatMessage, Message, StateMessage } from "./message.ts";
+import {
+  type HeartbeatMessage,
+  type Message,
+  PRIORITY_MAX,
+  type StateMessage,
+} from "./message.ts";
 import {
   checkLease,
   isMaster,
@@ -73,6 +78,11 @@ export function publicRole(s: CoreState, nowMs: number): PublicRole {
 export function assertSafeTiming(options: ElectionOptions): void {
   const { heartbeatMs, electionTimeoutMs, leaseMs, rankDelayMs } = options;
   assert(heartbeatMs > 0 && rankDelayMs >= 0, "h > 0 and Δ ≥ 0 required");
+  assert(
+    Number.isInteger(options.priority) && options.priority >= 0 &&
+      options.priority <= PRIORITY_MAX,
+    `priority ${options.priority} must be an integer from 0 to ${PRIORITY_MAX}`,
+  );
   assert(
     leaseMs > 0 &&
       leaseMs < electionTimeoutMs / (1 + CLOCK_DRIFT_RHO) ** 2,
