@@ -102,7 +102,7 @@ export class Daemon {
       prePromote: this.#drivers.hasPrePromote(),
     }));
     await this.#drivers.start();
-    const startEvent = this.#startDemote(persisted?.term ?? 0);
+    const bootEvent = this.#startDemote(persisted?.term ?? 0);
     this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
     this.#step({
@@ -120,7 +120,7 @@ export class Daemon {
       command: (requestId, command) => this.command(requestId, command),
     });
     // External drivers that connect learn the start demote as the state.
-    this.#control.broadcastRoleEvent(startEvent);
+    this.#control.broadcastRoleEvent(bootEvent);
     this.#mesh.onEvent((event) => this.#onMeshEvent(event));
     this.#mesh.onChannel(
       "control",
