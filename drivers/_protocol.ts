@@ -27,6 +27,8 @@ export const WEBHOOK_BACKOFF_MAX_MS = 30_000;
 /** Role change as drivers see it (snake_case: it is also the webhook body). */
 export interface EventFields {
   event: "promote" | "demote";
+  /** Why (README's reasons table): `start`, `elected`, `quorum_lost`, ... */
+  reason: string;
   role: "master" | "backup";
   term: number;
   node_id: string;

@@ -293,6 +293,7 @@ export class ExternalDriver {
         event: "demote",
         role: "backup",
         term: last.term,
+        reason: "start",
         nodeId,
         masterId: null,
         source: "welcome",

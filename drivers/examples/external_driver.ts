@@ -87,6 +87,7 @@ async function main(): Promise<number> {
     signal: stop.signal,
     async onEvent(event) {
       log(event.event, {
+        reason: event.reason,
         role: event.role,
         term: event.term,
         node: event.nodeId,

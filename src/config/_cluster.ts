@@ -60,6 +60,15 @@ export function readPriority(
   return priority;
 }
 
+/**
+ * Migration note for `cluster.peers[].priority` (clustd 0.1 read it; nodes
+ * now advertise their own priority, so two configs can no longer disagree).
+ */
+function peerPriorityMoved(id: string): string {
+  const who = id === "" ? "that peer" : quote(id);
+  return `Peer priorities are no longer set here: every node sets its own in "node.priority" and advertises it to the others. Move this value to "node.priority" in the config of ${who} and remove it here (README: "Migration: peer priorities")`;
+}
+
 /** A peer with the section it was read from, for cross-checks with positions. */
 export interface PeerEntry {
   peer: PeerConfig;
@@ -84,8 +93,10 @@ function readPeers(cluster: Section): PeerEntry[] {
       if (problem !== null) section.error("url", problem);
     }
     const role = section.choice("role", ROLES, "voter");
-    const priority = readPriority(section, role);
-    entries.push({ peer: { id, url: url ?? "", role, priority }, section });
+    if (section.has("priority")) {
+      section.error("priority", peerPriorityMoved(id));
+    }
+    entries.push({ peer: { id, url: url ?? "", role }, section });
   });
   return entries;
 }

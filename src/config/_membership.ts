@@ -140,15 +140,6 @@ function checkQuorumShape(input: MembershipInput): void {
       "Either node may become master alone, so a network split between the two makes two masters: prefer a witness",
     );
   }
-  const eligible = [node, ...cluster.peers].filter((member) =>
-    member.role === "voter" && member.priority > 0
-  );
-  if (voters > 0 && eligible.length === 0) {
-    clusterSection.warn(
-      "peers",
-      "Every voter has priority 0, so no member can ever become master: give at least one a priority above 0",
-    );
-  }
 }
 
 function checkWitness(root: Section, input: MembershipInput): void {

@@ -19,7 +19,10 @@ export interface NodeConfig {
   /** How peers reach this node, `ws://` or `wss://`. */
   advertise: string;
   role: NodeRole;
-  /** 0..255, higher preferred, 0 never master. Witnesses have 0. */
+  /**
+   * 0..255, higher preferred, 0 never master. Witnesses have 0. Only this
+   * node's own: it advertises it to its peers, which rank by what they hear.
+   */
   priority: number;
 }
 
@@ -28,10 +31,8 @@ export interface PeerConfig {
   id: string;
   /** `ws://` or `wss://` URL. */
   url: string;
-  /** Defaults to `voter`. */
+  /** Defaults to `voter`. A peer's priority is its own (it advertises it). */
   role: NodeRole;
-  /** Defaults to 100 for voters, 0 for witnesses. Used for ranking only. */
-  priority: number;
 }
 
 /** `cluster:` section. */

@@ -24,6 +24,8 @@ export const WORKER_REPLY_GRACE_MS = 2000;
 /** Role change handed to a driver (public shape: `RoleEvent` in driver_host.ts). */
 export interface ActionEvent {
   event: "promote" | "demote";
+  /** Why, one of the documented reasons (`RoleReason`). */
+  reason: string;
   role: "master" | "backup";
   term: number;
   nodeId: string;
@@ -92,6 +94,7 @@ function count(
 export function eventFields(event: ActionEvent): EventFields {
   return {
     event: event.event,
+    reason: event.reason,
     role: event.role,
     term: event.term,
     node_id: event.nodeId,
@@ -140,6 +143,7 @@ export class BashAction implements DriverAction {
     }
     await this.#run(script, event.event, {
       CLUSTD_EVENT: event.event,
+      CLUSTD_REASON: event.reason,
       CLUSTD_ROLE: event.role,
       CLUSTD_TERM: String(event.term),
       CLUSTD_NODE_ID: event.nodeId,

@@ -26,13 +26,12 @@ export function electionOptions(
   return {
     selfId: node.id,
     members: [
-      { id: node.id, role: node.role, priority: node.priority },
-      ...cluster.peers.map((p) => ({
-        id: p.id,
-        role: p.role,
-        priority: p.priority,
-      })),
+      { id: node.id, role: node.role },
+      ...cluster.peers.map((p) => ({ id: p.id, role: p.role })),
     ],
+    priority: node.priority,
+    // Every driver is told `demote` (reason start) before we may campaign.
+    startDemote: true,
     heartbeatMs: cluster.heartbeatMs,
     electionTimeoutMs: cluster.electionTimeoutMs,
     leaseMs: cluster.leaseMs,

@@ -7,7 +7,13 @@
 
 import type { Config } from "../config/types.ts";
 import { Election } from "../election/election.ts";
-import type { Command, Effect, Input } from "../election/types.ts";
+import type {
+  Command,
+  Effect,
+  Input,
+  PromoteReason,
+  RoleReason,
+} from "../election/types.ts";
 import { parseMessage } from "../election/types.ts";
 import { handleProbe } from "../http/handler.ts";
 import { type MetricFamily, renderMetrics } from "../http/metrics.ts";
@@ -26,6 +32,7 @@ import {
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
 import { describeUpdate, planReload, prepareReload } from "./reload.ts";
 import { type DaemonKeys, deriveDaemonKeys } from "./_keys.ts";
+import { runStartDemote, startEvent } from "./_start_demote.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
@@ -68,6 +75,8 @@ export class Daemon {
   #demoteDoneTerm = -1;
   /** The reload in progress (resolved when none). */
   #reloads: Promise<void> = Promise.resolve();
+  /** Why the current (or last) promotion happened, for drivers a reload rebuilds. */
+  #promoteReason: PromoteReason = "elected";
   #counters: DaemonCounters = {
     elections: 0,
     promotions: 0,
@@ -103,6 +112,7 @@ export class Daemon {
       prePromote: this.#drivers.hasPrePromote(),
     }));
     await this.#drivers.start();
+    const bootEvent = this.#startDemote(persisted?.term ?? 0);
     this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
     this.#step({
@@ -119,6 +129,8 @@ export class Daemon {
       status: () => this.snapshot(),
       command: (requestId, command) => this.command(requestId, command),
     });
+    // External drivers that connect learn the start demote as the state.
+    this.#control.broadcastRoleEvent(bootEvent);
     this.#mesh.onEvent((event) => this.#onMeshEvent(event));
     this.#mesh.onChannel(
       "control",
@@ -142,6 +154,20 @@ export class Daemon {
       term: persisted?.term ?? 0,
     });
     this.#schedule();
+  }
+
+  /**
+   * Start in a known state: every driver is told `demote` (reason `start`);
+   * the core keeps the node ineligible until that finished or timed out.
+   * Voting and the mesh go on meanwhile.
+   */
+  #startDemote(term: number): RoleEvent {
+    const event = startEvent(this.#config.node.id, term);
+    runStartDemote(this.#drivers, event, this.#log).then(() => {
+      this.#step({ kind: "start_demote_done", nowMs: this.#now() });
+      this.#schedule();
+    });
+    return event;
   }
 
   #newCheckHost(config: Config): CheckHost {
@@ -225,7 +251,7 @@ export class Daemon {
         this.#mesh?.send(effect.to, effect.message);
         return;
       case "promote":
-        this.#onPromote(effect.term);
+        this.#onPromote(effect.term, effect.reason);
         return;
       case "demote":
         this.#onDemote(effect.term, effect.reason, effect.handover);
@@ -256,10 +282,15 @@ export class Daemon {
     }
   }
 
-  #roleEvent(event: "promote" | "demote", term: number): RoleEvent {
+  #roleEvent(
+    event: "promote" | "demote",
+    term: number,
+    reason: RoleReason,
+  ): RoleEvent {
     const status = this.#election.status(this.#now());
     return {
       event,
+      reason,
       role: event === "promote" ? "master" : "backup",
       term,
       nodeId: this.#config.node.id,
@@ -267,19 +298,20 @@ export class Daemon {
     };
   }
 
-  #onPromote(term: number): void {
+  #onPromote(term: number, reason: PromoteReason): void {
     this.#counters.promotions++;
     this.#masterSinceWallMs = Date.now();
-    const event = this.#roleEvent("promote", term);
-    this.#log.info("promote", { term, node: this.#config.node.id });
+    this.#promoteReason = reason;
+    const event = this.#roleEvent("promote", term, reason);
+    this.#log.info("promote", { term, reason, node: this.#config.node.id });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
   }
 
-  #onDemote(term: number, reason: string, handover: boolean): void {
+  #onDemote(term: number, reason: RoleReason, handover: boolean): void {
     this.#counters.demotions++;
     this.#masterSinceWallMs = null;
-    const event = this.#roleEvent("demote", term);
+    const event = this.#roleEvent("demote", term, reason);
     this.#log.info("demote", { term, reason, handover });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
@@ -420,9 +452,10 @@ export class Daemon {
       // New and changed drivers learn the current role once, as a restarted
       // driver would; unchanged ones run nothing.
       const status = this.#election.status(this.#now());
+      // A new driver on a backup starts in a known state, as at boot.
       const current = status.role === "master"
-        ? this.#roleEvent("promote", status.term)
-        : this.#roleEvent("demote", status.term);
+        ? this.#roleEvent("promote", status.term, this.#promoteReason)
+        : this.#roleEvent("demote", status.term, "start");
       await prepared.drivers.commit(current);
       applied.push(describeUpdate("drivers", prepared.drivers));
     }

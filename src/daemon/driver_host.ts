@@ -15,6 +15,7 @@
  */
 
 import type { DriverConfig } from "../config/types.ts";
+import type { RoleReason } from "../election/types.ts";
 import { Logger } from "../log.ts";
 import {
   type ActionEvent,
@@ -33,6 +34,7 @@ const STOP_ABORT_DEADLINE_MS = 3000;
 /** A role change of the local node, as the daemon reports it. */
 export interface RoleEvent extends ActionEvent {
   event: "promote" | "demote";
+  reason: RoleReason;
   role: "master" | "backup";
   /** Fencing token: the term of the promotion (or of the demotion). */
   term: number;

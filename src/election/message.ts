@@ -5,13 +5,18 @@
  * names what is wrong. Never decides anything about an election.
  */
 
-/** Leader → all: lease round `round`; `master` says it has promoted. */
+/**
+ * Leader → all: lease round `round`; `master` says it has promoted. Like the
+ * ack and the gossip it advertises the sender's own `eligible` and
+ * `priority`: ranking uses only what each node says about itself.
+ */
 export interface HeartbeatMessage {
   type: "heartbeat";
   term: number;
   round: number;
   master: boolean;
   eligible: boolean;
+  priority: number;
 }
 
 /** Reply to a heartbeat; `ok: false` means the sender is at a higher term. */
@@ -21,13 +26,15 @@ export interface HeartbeatAckMessage {
   round: number;
   ok: boolean;
   eligible: boolean;
+  priority: number;
 }
 
-/** Gossip every h: liveness, term and eligibility for ranking. */
+/** Gossip every h: liveness, term, eligibility and priority for ranking. */
 export interface StateMessage {
   type: "state";
   term: number;
   eligible: boolean;
+  priority: number;
   leaderId: string | null;
 }
 
@@ -122,6 +129,9 @@ export function messageTerms(message: Message): number[] {
   }
 }
 
+/** Highest priority a node may advertise (as in the config). */
+export const PRIORITY_MAX = 255;
+
 type Fields = Record<string, unknown>;
 type Check = (fields: Fields) => string | null;
 
@@ -133,6 +143,14 @@ function integer(name: string): Check {
       ? null
       : `field "${name}" must be a non-negative integer`;
   };
+}
+
+function priority(fields: Fields): string | null {
+  const value = fields.priority;
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 &&
+      value <= PRIORITY_MAX
+    ? null
+    : `field "priority" must be an integer from 0 to ${PRIORITY_MAX}`;
 }
 
 function boolean(name: string): Check {
@@ -171,14 +189,21 @@ const SCHEMAS: Record<Message["type"], Check[]> = {
     integer("round"),
     boolean("master"),
     boolean("eligible"),
+    priority,
   ],
   heartbeat_ack: [
     integer("term"),
     integer("round"),
     boolean("ok"),
     boolean("eligible"),
+    priority,
   ],
-  state: [integer("term"), boolean("eligible"), text("leaderId", true)],
+  state: [
+    integer("term"),
+    boolean("eligible"),
+    priority,
+    text("leaderId", true),
+  ],
   pre_vote_request: [integer("term"), integer("proposedTerm")],
   pre_vote_response: [
     integer("term"),

@@ -151,13 +151,14 @@ const BAD: BadCase[] = [
     message: /"256" must be an integer between 0 and 255/,
   },
   {
-    name: "peer priority below 0",
+    name: "peer priority (set by each node itself since 0.2)",
     text: edit({
-      8: "    - { id: web-2, url: ws://127.0.0.2:7400, priority: -1 }",
+      8: "    - { id: web-2, url: ws://127.0.0.2:7400, priority: 90 }",
     }),
     path: "cluster.peers[0].priority",
     line: 8,
-    message: /"-1" must be an integer between 0 and 255/,
+    message:
+      /Peer priorities are no longer set here: every node sets its own in "node.priority".*config of "web-2".*Migration: peer priorities/,
   },
   {
     name: "heartbeat_ms below 10",
@@ -466,8 +467,8 @@ Deno.test("validateConfig() accepts a good config and fills the defaults", () =>
     priority: 100,
   });
   assert.deepEqual(cluster.peers, [
-    { id: "web-2", url: "ws://127.0.0.2:7400", role: "voter", priority: 100 },
-    { id: "arbiter", url: "ws://127.0.0.3:7400", role: "witness", priority: 0 },
+    { id: "web-2", url: "ws://127.0.0.2:7400", role: "voter" },
+    { id: "arbiter", url: "ws://127.0.0.3:7400", role: "witness" },
   ]);
   assert.equal(cluster.secret.length, 32);
   assert.equal(cluster.secretSource, "/s/secret");

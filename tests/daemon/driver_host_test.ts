@@ -18,6 +18,7 @@ const SECRET = new Uint8Array(32).fill(9);
 function role(event: "promote" | "demote", term: number): RoleEvent {
   return {
     event,
+    reason: event === "promote" ? "elected" : "quorum_lost",
     role: event === "promote" ? "master" : "backup",
     term,
     nodeId: "web-1",

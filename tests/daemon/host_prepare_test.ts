@@ -21,6 +21,7 @@ import {
 function role(event: "promote" | "demote", term: number): RoleEvent {
   return {
     event,
+    reason: event === "promote" ? "elected" : "quorum_lost",
     role: event === "promote" ? "master" : "backup",
     term,
     nodeId: "web-1",

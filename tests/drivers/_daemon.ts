@@ -237,6 +237,7 @@ export function wireEvent(
   return {
     type: "event",
     event,
+    reason: event === "promote" ? "elected" : "quorum_lost",
     role: event === "promote" ? "master" : "backup",
     term,
     node_id: "n1",

@@ -23,6 +23,7 @@ const SECRET = new Uint8Array(32).fill(7);
 function promoteEvent(term: number): RoleEvent {
   return {
     event: "promote",
+    reason: "elected",
     role: "master",
     term,
     nodeId: "web-1",
@@ -72,6 +73,7 @@ Deno.test("bash driver passes exactly the CLUSTD_* variables, PATH and cwd / to 
     }),
   );
   assert.equal(env.get("CLUSTD_EVENT"), "promote");
+  assert.equal(env.get("CLUSTD_REASON"), "elected");
   assert.equal(env.get("CLUSTD_ROLE"), "master");
   assert.equal(env.get("CLUSTD_TERM"), "42");
   assert.equal(env.get("CLUSTD_NODE_ID"), "web-1");

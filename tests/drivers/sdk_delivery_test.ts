@@ -309,6 +309,10 @@ Deno.test("parseServerMessage names what is wrong", () => {
     String(parseServerMessage({ ...wireEvent("promote", 1), role: "king" })),
     /unknown role "king"/,
   );
+  assert.match(
+    String(parseServerMessage({ ...wireEvent("promote", 1), reason: 7 })),
+    /reason must be a string of 1\.\.64 characters/,
+  );
   assert.match(String(parseServerMessage([])), /unknown message type/);
   assert.deepEqual(parseServerMessage(wireEvent("demote", 2)), {
     type: "event",
@@ -316,6 +320,7 @@ Deno.test("parseServerMessage names what is wrong", () => {
       event: "demote",
       role: "backup",
       term: 2,
+      reason: "quorum_lost",
       nodeId: "n1",
       masterId: null,
       source: "event",

@@ -78,6 +78,7 @@ function webhook(
 function role(event: "promote" | "demote", term: number): RoleEvent {
   return {
     event,
+    reason: event === "promote" ? "elected" : "switchover",
     role: event === "promote" ? "master" : "backup",
     term,
     nodeId: "web-1",
@@ -125,6 +126,7 @@ Deno.test("webhook retries two 500s and the third request arrives with a valid s
     { ...body, time: typeof body.time },
     {
       event: "promote",
+      reason: "elected",
       role: "master",
       term: 7,
       node_id: "web-1",
@@ -253,6 +255,7 @@ Deno.test("webhook Worker cannot reach a host or port other than its URL's", asy
         kind: "post",
         fields: {
           event: "promote",
+          reason: "elected",
           role: "master",
           term: 1,
           node_id: "a",

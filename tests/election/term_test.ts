@@ -33,6 +33,7 @@ const state = (term: number): Message => ({
   type: "state",
   term,
   eligible: true,
+  priority: 100,
   leaderId: null,
 });
 
@@ -53,6 +54,7 @@ Deno.test("step() refuses a message whose term is above TERM_MAX or jumps too fa
         round: 1,
         master: true,
         eligible: true,
+        priority: 100,
       },
       refused: "term_above_max",
     },
@@ -96,6 +98,7 @@ Deno.test("step() refuses a message whose term is above TERM_MAX or jumps too fa
         round: 1,
         ok: false,
         eligible: true,
+        priority: 100,
       },
       refused: "term_jump",
     },
@@ -138,6 +141,7 @@ Deno.test("step() lets a rebuilt node catch up to a term two peers vouch for", (
     round: 9,
     master: true,
     eligible: true,
+    priority: 100,
   };
   // One peer alone cannot vouch for its own jump.
   assert.equal(refusals(deliver(node, nowMs, "a", hb)).length, 1);
@@ -205,6 +209,7 @@ Deno.test("a cluster hit by a term-2^53−1 message keeps exactly one master", (
         round: 1,
         master: true,
         eligible: true,
+        priority: 100,
       },
     });
   }

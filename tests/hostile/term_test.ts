@@ -51,12 +51,32 @@ function attackMessages(term: number): unknown[] {
   const huge = Number.MAX_SAFE_INTEGER;
   const jump = term + 4 * TERM_JUMP_MAX;
   return [
-    { type: "heartbeat", term: huge, round: 1, master: true, eligible: true },
+    {
+      type: "heartbeat",
+      term: huge,
+      round: 1,
+      master: true,
+      eligible: true,
+      priority: 100,
+    },
     { type: "vote_request", term: huge, handover: null },
     { type: "pre_vote_request", term, proposedTerm: huge },
-    { type: "state", term: huge, eligible: true, leaderId: INTRUDER },
+    {
+      type: "state",
+      term: huge,
+      eligible: true,
+      priority: 100,
+      leaderId: INTRUDER,
+    },
     { type: "vote_request", term: jump, handover: null },
-    { type: "heartbeat", term: jump, round: 2, master: true, eligible: true },
+    {
+      type: "heartbeat",
+      term: jump,
+      round: 2,
+      master: true,
+      eligible: true,
+      priority: 100,
+    },
     { type: "timeout_now", term: jump },
   ];
 }
