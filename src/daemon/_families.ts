@@ -43,11 +43,12 @@ export function meshFamilies(metrics: MeshMetrics): MetricFamily[] {
       "Authenticated connections established",
       metrics.connectsTotal,
     ),
-    counter(
-      "clustd_admissions_refused_total",
-      "Upgrades refused by the unauthenticated caps",
-      metrics.admissionsRefused,
-    ),
+    {
+      name: "clustd_admissions_refused_total",
+      help: "Upgrades refused by the unauthenticated caps and rates, by reason",
+      type: "counter",
+      samples: byReason(metrics.admissionsRefusedByReason),
+    },
     counter(
       "clustd_frames_sent_total",
       "Sealed frames sent",

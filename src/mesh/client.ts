@@ -13,7 +13,8 @@ import {
 } from "./channel.ts";
 import { type ChannelKind, ClientHandshake } from "./handshake.ts";
 import { MeshCounters } from "./metrics.ts";
-import { WsClient } from "./_ws_client.ts";
+import { WsClient } from "../websocket/client.ts";
+import { FRAME_BYTES_MAX } from "./frame.ts";
 
 export type { SecureChannel } from "./channel.ts";
 
@@ -61,7 +62,7 @@ export function openConnection(
   }
   return new Connection({
     // Our own client, not Deno's WebSocket: it sets TCP_NODELAY (see there).
-    socket: new WsClient(target.href),
+    socket: new WsClient(target.href, { messageBytesMax: FRAME_BYTES_MAX }),
     handshake,
     direction: "outbound",
     kind: options.kind,

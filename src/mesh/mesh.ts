@@ -8,14 +8,18 @@
  */
 
 import { logger } from "../log.ts";
-import { Admission } from "./_admission.ts";
+import { ThrottledLog } from "../log_throttle.ts";
+import { WsServerSocket } from "../websocket/server.ts";
+import { checkUpgradeRequest } from "../websocket/codec.ts";
+import { Admission, type AdmissionRefusal } from "./_admission.ts";
 import {
   Connection,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   type SecureChannel,
 } from "./channel.ts";
 import { channelPath, openConnection } from "./client.ts";
-import { CHANNEL_KINDS } from "./handshake.ts";
+import { CHANNEL_KINDS, type ChannelKind } from "./handshake.ts";
+import { FRAME_BYTES_MAX } from "./frame.ts";
 import { serverHandshake } from "./_accept.ts";
 import { MeshCounters, type MeshMetrics } from "./metrics.ts";
 import { PeerLink, type PeerStatus, preferFresh } from "./_peer.ts";
@@ -33,8 +37,19 @@ export const RECONNECT_MAX_MS_DEFAULT = 2000;
 export const RECONNECT_BASE_MS = 50;
 /** Authenticated control + driver channels open at once. */
 export const SERVICE_CHANNELS_MAX = 64;
-/** At most one admission-refusal log line per this interval. */
-const ADMISSION_LOG_INTERVAL_MS = 1000;
+
+/** Who asked for an upgrade, as the listener saw it. */
+export interface RemoteClient {
+  /** The remote IP address. */
+  address: string;
+  /** Its source key (IPv6 by /64) for per-source limits and logs. */
+  source: string;
+}
+
+/** An accepted upgrade: the mesh takes over the raw connection. */
+export interface MeshUpgrade {
+  upgrade(conn: Deno.TcpConn, buffered: Uint8Array): void;
+}
 
 /** Options of one node's mesh. */
 export interface MeshOptions {
@@ -75,6 +90,8 @@ export class Mesh {
   #log = logger("mesh");
   #counters = new MeshCounters();
   #admission = new Admission();
+  /** Pre-authentication failures, aggregated per source. */
+  #failures = new ThrottledLog(this.#log);
   #peers = new Map<string, PeerLink>();
   #connections = new Set<Connection>();
   #tasks = new Set<Promise<void>>();
@@ -84,8 +101,6 @@ export class Mesh {
   #tick: ReturnType<typeof setInterval> | undefined;
   #started = false;
   #closed = false;
-  #admissionLoggedMs = -Infinity;
-  #admissionUnlogged = 0;
 
   constructor(options: MeshOptions) {
     if (options.secret.length < SECRET_BYTES_MIN) {
@@ -132,11 +147,15 @@ export class Mesh {
     for (const link of this.#sortedLinks()) this.#dial(link);
   }
 
-  /** Upgrades `/clustd/v1/*` requests; undefined for any other path. */
+  /**
+   * Answers `/clustd/v1/*` requests: a refusal, or an upgrade that takes
+   * over the connection; undefined for any other path. Admission (caps and
+   * rates per source) is decided here, before any cryptography.
+   */
   handleRequest(
     request: Request,
-    info: Deno.ServeHandlerInfo,
-  ): Response | undefined {
+    client: RemoteClient,
+  ): Response | MeshUpgrade | undefined {
     const path = new URL(request.url).pathname;
     if (!path.startsWith("/clustd/v1/")) return undefined;
     const kind = CHANNEL_KINDS.find((k) => channelPath(k) === path);
@@ -144,26 +163,42 @@ export class Mesh {
       return new Response("unknown channel\n", { status: 404 });
     }
     if (this.#closed) return new Response("shutting down\n", { status: 503 });
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    if (request.method !== "GET") {
       return new Response("WebSocket upgrade required\n", { status: 426 });
     }
-    const address = "hostname" in info.remoteAddr
-      ? info.remoteAddr.hostname
-      : "local";
-    const release = this.#admission.tryAdmit(address);
-    if (release === undefined) {
-      this.#refuseAdmission(address);
-      return new Response("too many handshakes in progress\n", { status: 503 });
+    const problem = checkUpgradeRequest(request.headers);
+    if (problem !== undefined) {
+      return new Response(`bad upgrade: ${problem}\n`, { status: 426 });
     }
-    let upgrade: Deno.WebSocketUpgrade;
-    try {
-      upgrade = Deno.upgradeWebSocket(request);
-    } catch (error: unknown) {
-      release();
-      return new Response(`bad upgrade: ${String(error)}\n`, { status: 400 });
+    const release = this.#admission.tryAdmit(client.source, this.#now());
+    if (typeof release === "string") {
+      this.#refuseAdmission(client, release);
+      return new Response("too many handshakes, try again later\n", {
+        status: release.startsWith("rate") ? 429 : 503,
+      });
     }
+    return {
+      upgrade: (conn, buffered) =>
+        this.#accept(kind, { conn, buffered, headers: request.headers }, {
+          client,
+          release,
+        }),
+    };
+  }
+
+  #accept(
+    kind: ChannelKind,
+    raw: { conn: Deno.TcpConn; buffered: Uint8Array; headers: Headers },
+    admitted: { client: RemoteClient; release: () => void },
+  ): void {
+    const { client, release } = admitted;
+    const socket = new WsServerSocket(raw.conn, {
+      headers: raw.headers,
+      buffered: raw.buffered,
+      remote: client.address,
+    }, { messageBytesMax: FRAME_BYTES_MAX });
     const connection = new Connection({
-      socket: upgrade.socket,
+      socket,
       handshake: serverHandshake(kind, {
         selfId: this.#o.selfId,
         description: this.#o.clusterDescription,
@@ -173,19 +208,30 @@ export class Mesh {
       }),
       direction: "inbound",
       kind,
-      remote: address,
+      remote: client.address,
+      source: client.source,
+      failures: this.#failures,
       handshakeTimeoutMs: this.#handshakeTimeoutMs,
       counters: this.#counters,
       log: this.#log,
-      onSettled: release,
       ...this.#codecOptions(),
     });
+    // The admission slot is given back once the client authenticated, or
+    // else only once its TCP connection is really closed.
+    this.#own(connection.established.then(async (ok) => {
+      if (!ok) await socket.finished;
+      release();
+    }));
     this.#track(connection, (ok) => {
       if (!ok) return;
       if (kind === "peer") this.#adoptInbound(connection);
       else this.#acceptService(kind, connection);
     });
-    return upgrade.response;
+  }
+
+  #own(task: Promise<void>): void {
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
   }
 
   /** Sends one message to a connected peer; false if not connected or refused. */
@@ -222,6 +268,7 @@ export class Mesh {
       connection.close("node shutting down");
     }
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+    this.#failures.close();
   }
 
   get #handshakeTimeoutMs(): number {
@@ -255,18 +302,14 @@ export class Mesh {
     void task.finally(() => this.#tasks.delete(task));
   }
 
-  #refuseAdmission(address: string): void {
-    this.#counters.admissionsRefused += 1;
-    this.#admissionUnlogged += 1;
-    const now = this.#now();
-    if (now - this.#admissionLoggedMs < ADMISSION_LOG_INTERVAL_MS) return;
-    this.#log.warn("refusing connections: too many handshakes in progress", {
-      address,
-      refused: this.#admissionUnlogged,
-      pending: this.#admission.total,
-    });
-    this.#admissionLoggedMs = now;
-    this.#admissionUnlogged = 0;
+  #refuseAdmission(client: RemoteClient, reason: AdmissionRefusal): void {
+    this.#counters.admissionRefused(reason);
+    this.#failures.report(
+      client.source,
+      reason,
+      "handshake refused before it started",
+      { address: client.address, pending: this.#admission.total },
+    );
   }
 
   #acceptService(kind: ServiceKind, connection: Connection): void {

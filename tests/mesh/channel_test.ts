@@ -244,7 +244,10 @@ Deno.test("a 1 MiB frame is refused before and after the handshake", async () =>
     const before = openRaw(`${node.server.url}/clustd/v1/peer`);
     assert.ok(await before.opened);
     before.ws.send(new Uint8Array(ONE_MIB));
-    assert.equal((await before.closed).code, 1009);
+    // Refused from the frame header and the TCP connection closed at once;
+    // the client may see our 1009 or, when the close overtakes its own
+    // unsent megabyte, an abnormal close.
+    assert.ok([1009, 1006, 0].includes((await before.closed).code));
     assert.equal(node.mesh.metrics().handshakeFailures.too_large, 1);
 
     const { raw, sealer } = await rawControl(node.server.url);
@@ -253,7 +256,7 @@ Deno.test("a 1 MiB frame is refused before and after the handshake", async () =>
     const big = new Uint8Array(ONE_MIB);
     big.set(await sealer.seal(FrameSealer.encode({ x: 1 })!));
     raw.ws.send(big);
-    assert.equal((await raw.closed).code, 1009);
+    assert.ok([1009, 1006, 0].includes((await raw.closed).code));
     assert.equal(node.mesh.metrics().frameErrors.too_large, 1);
     assert.match(await served[0]!.closed, /too_large/);
 
@@ -366,12 +369,15 @@ Deno.test("500 connections at once from one address leave the node and its peers
       const admitted = opened.filter(Boolean).length;
       assert.ok(admitted > 0 && admitted <= 16, `${admitted} admitted`);
       const metrics = target.mesh.metrics();
-      // Every connection that was not admitted was refused by the cap (a
-      // loaded machine might also drop a few at the TCP backlog).
+      const listener = target.server.metrics();
+      const refused = metrics.admissionsRefused +
+        Object.values(listener.connectionsRefused).reduce((a, b) => a + b, 0);
+      // Every connection that was not admitted was refused by a cap: the
+      // listener's open connections per source, then the handshakes in
+      // progress (a loaded machine might also drop a few at the backlog).
       assert.ok(
-        metrics.admissionsRefused >= 400 &&
-          metrics.admissionsRefused <= 500 - admitted,
-        `${metrics.admissionsRefused} refused`,
+        refused >= 400 && refused <= 500 - admitted,
+        `${refused} refused`,
       );
       assert.ok(metrics.handshakesPending <= 16);
       // The admitted ones say nothing and are closed at the handshake timeout.
