@@ -36,6 +36,14 @@ export const CONNECTIONS_MAX = 128;
 export const CONNECTIONS_PER_SOURCE_MAX = 16;
 /** Requests served on one kept-alive connection. */
 export const REQUESTS_PER_CONNECTION_MAX = 100;
+/**
+ * New connections taken from the kernel per second (burst: the same
+ * number). The rest wait in the backlog, so a connection flood cannot keep
+ * the event loop busy enough to delay the election's timers.
+ */
+export const ACCEPTS_PER_SECOND_MAX = 400;
+/** Connections accepted in a row before timers and other I/O get a turn. */
+const ACCEPTS_PER_TURN_MAX = 8;
 /** First and longest wait before accepting again after an accept error. */
 const ACCEPT_RETRY_MS_MIN = 10;
 const ACCEPT_RETRY_MS_MAX = 1000;
@@ -126,7 +134,14 @@ export class HttpServer {
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
     let retryMs = ACCEPT_RETRY_MS_MIN;
     let failures = 0;
+    const pace = new AcceptPace(ACCEPTS_PER_SECOND_MAX, ACCEPTS_PER_TURN_MAX);
     while (!this.#closed) {
+      const waitMs = pace.waitMs(performance.now());
+      if (waitMs >= 0) {
+        // Let timers and established connections run first.
+        await this.#pause(waitMs);
+        continue;
+      }
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
@@ -217,8 +232,10 @@ export class HttpServer {
         answer.upgrade(conn, buffered);
         return true;
       }
+      // An error (a refused upgrade above all) ends the connection: what
+      // follows it is rarely another request.
       const keep = keepsAlive(read.head) && !hasBody(read.head) &&
-        n < REQUESTS_PER_CONNECTION_MAX;
+        answer.status < 400 && n < REQUESTS_PER_CONNECTION_MAX;
       if (!await this.#write(conn, answer, read.head.method, keep)) {
         return false;
       }
@@ -330,6 +347,41 @@ export class HttpServer {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** A token bucket on accepts that also yields every `perTurnMax` accepts. */
+class AcceptPace {
+  #tokens: number;
+  #updatedMs = -Infinity;
+  #inTurn = 0;
+  readonly #perSecond: number;
+  readonly #perTurnMax: number;
+
+  constructor(perSecond: number, perTurnMax: number) {
+    this.#perSecond = perSecond;
+    this.#perTurnMax = perTurnMax;
+    this.#tokens = perSecond;
+  }
+
+  /** -1 to accept now (a token is taken), else the milliseconds to wait. */
+  waitMs(nowMs: number): number {
+    if (this.#inTurn >= this.#perTurnMax) {
+      this.#inTurn = 0;
+      return 0;
+    }
+    const elapsedMs = Math.max(0, nowMs - this.#updatedMs);
+    this.#updatedMs = nowMs;
+    this.#tokens = Math.min(
+      this.#perSecond,
+      this.#tokens + (elapsedMs * this.#perSecond) / 1000,
+    );
+    if (this.#tokens < 1) {
+      return Math.ceil(((1 - this.#tokens) * 1000) / this.#perSecond);
+    }
+    this.#tokens -= 1;
+    this.#inTurn += 1;
+    return -1;
   }
 }
 
