@@ -67,11 +67,12 @@ export interface ConnectionOptions {
   counters: MeshCounters;
   log: Logger;
   ratchetIntervalFrames?: number;
-  /** Source key of the remote end (accepting side), for aggregated logs. */
+  /** Source key (or URL) of the remote end, for aggregated logs. */
   source?: string;
   /**
-   * Where handshake failures go when the other end has not authenticated
-   * (accepting side): aggregated per source and rate-limited.
+   * Where handshake failures go, aggregated per source and rate-limited,
+   * since whoever is on the other end has not authenticated; absent: one
+   * line each (the CLI and the SDK, which give up or back off anyway).
    */
   failures?: ThrottledLog;
 }

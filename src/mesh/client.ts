@@ -6,6 +6,7 @@
  */
 
 import { logger } from "../log.ts";
+import type { ThrottledLog } from "../log_throttle.ts";
 import {
   Connection,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
@@ -34,6 +35,8 @@ export interface ConnectChannelOptions {
   counters?: MeshCounters;
   /** Protocol version override, for tests of version refusal. */
   version?: number;
+  /** Aggregates handshake-failure lines per URL (the mesh's redials). */
+  failures?: ThrottledLog;
 }
 
 /** Path of each channel kind on a node's port. */
@@ -74,6 +77,9 @@ export function openConnection(
     ...(options.ratchetIntervalFrames === undefined
       ? {}
       : { ratchetIntervalFrames: options.ratchetIntervalFrames }),
+    ...(options.failures === undefined
+      ? {}
+      : { failures: options.failures, source: target.href }),
   });
 }
 

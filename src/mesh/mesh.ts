@@ -90,7 +90,7 @@ export class Mesh {
   #log = logger("mesh");
   #counters = new MeshCounters();
   #admission = new Admission();
-  /** Pre-authentication failures, aggregated per source. */
+  /** Handshake failures (both directions), aggregated per source or URL. */
   #failures = new ThrottledLog(this.#log);
   #peers = new Map<string, PeerLink>();
   #connections = new Set<Connection>();
@@ -345,6 +345,7 @@ export class Mesh {
       description: this.#o.clusterDescription,
       handshakeTimeoutMs: this.#handshakeTimeoutMs,
       counters: this.#counters,
+      failures: this.#failures,
       ...this.#codecOptions(),
     });
     this.#track(connection, (ok) => {
