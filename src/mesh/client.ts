@@ -15,7 +15,7 @@ import {
 import { type ChannelKind, ClientHandshake } from "./handshake.ts";
 import { MeshCounters } from "./metrics.ts";
 import { WsClient } from "../websocket/client.ts";
-import { FRAME_BYTES_MAX } from "./frame.ts";
+import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
 
 export type { SecureChannel } from "./channel.ts";
 
@@ -65,7 +65,9 @@ export function openConnection(
   }
   return new Connection({
     // Our own client, not Deno's WebSocket: it sets TCP_NODELAY (see there).
-    socket: new WsClient(target.href, { messageBytesMax: FRAME_BYTES_MAX }),
+    socket: new WsClient(target.href, {
+      messageBytesMax: WS_MESSAGE_BYTES_MAX,
+    }),
     handshake,
     direction: "outbound",
     kind: options.kind,

@@ -19,7 +19,7 @@ import {
 } from "./channel.ts";
 import { channelPath, openConnection } from "./client.ts";
 import { CHANNEL_KINDS, type ChannelKind } from "./handshake.ts";
-import { FRAME_BYTES_MAX } from "./frame.ts";
+import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
 import { serverHandshake } from "./_accept.ts";
 import { MeshCounters, type MeshMetrics } from "./metrics.ts";
 import { PeerLink, type PeerStatus, preferFresh } from "./_peer.ts";
@@ -196,7 +196,7 @@ export class Mesh {
       headers: raw.headers,
       buffered: raw.buffered,
       remote: client.address,
-    }, { messageBytesMax: FRAME_BYTES_MAX });
+    }, { messageBytesMax: WS_MESSAGE_BYTES_MAX });
     const connection = new Connection({
       socket,
       handshake: serverHandshake(kind, {

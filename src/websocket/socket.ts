@@ -13,6 +13,7 @@ import {
   CLOSE_REASON_BYTES_MAX,
   encodeClose,
   encodeFrame,
+  FRAME_HEADER_BYTES_MAX,
   isSendableCloseCode,
   joinBytes,
   OPCODE,
@@ -21,8 +22,11 @@ import {
 } from "./codec.ts";
 import { MessageReader, READ_CHUNK_BYTES, type WireItem } from "./reader.ts";
 
-/** Largest message accepted by default (clustd's sealed frame limit). */
-export const WS_MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024;
+/**
+ * Largest message accepted by default, frame headers included: a 64 KiB
+ * payload (clustd's sealed frame limit) in one frame with the longest header.
+ */
+export const WS_MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024 + FRAME_HEADER_BYTES_MAX;
 /** Time from construction to an open socket before giving up. */
 export const WS_OPEN_TIMEOUT_MS_DEFAULT = 10_000;
 /** Time to wait for the peer's close frame (and for writes to drain). */

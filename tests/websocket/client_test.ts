@@ -274,7 +274,7 @@ Deno.test("WsClient refuses an oversized message and a masked frame", async () =
   await events.opened;
   // A message whose payload and header fit the limit arrives; one byte
   // past the limit is refused from the header.
-  const fits = WS_MESSAGE_BYTES_MAX_DEFAULT - 4;
+  const fits = WS_MESSAGE_BYTES_MAX_DEFAULT - 14;
   ws.send(String(fits));
   ws.send(String(WS_MESSAGE_BYTES_MAX_DEFAULT + 1));
   const closed = await events.closed;
