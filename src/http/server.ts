@@ -19,7 +19,9 @@ import {
   type RequestHead,
 } from "./_request_head.ts";
 import { sourceKey } from "./source.ts";
-import { headEnd, joinBytes } from "../websocket/codec.ts";
+import { headEnd } from "../websocket/codec.ts";
+import { AcceptPace } from "./_accept_pace.ts";
+import { plain, serializeResponse } from "./_response.ts";
 import { HttpServerCounters } from "./server_metrics.ts";
 
 export type { HttpServerMetrics } from "./server_metrics.ts";
@@ -325,17 +327,7 @@ export class HttpServer {
   ): Promise<boolean> {
     const timer = setTimeout(() => closeQuietly(conn), WRITE_TIMEOUT_MS);
     try {
-      const body = new Uint8Array(await response.arrayBuffer());
-      const lines = [`HTTP/1.1 ${response.status} ${reasonPhrase(response)}`];
-      for (const [name, value] of response.headers) {
-        if (!/^(content-length|connection|transfer-encoding)$/.test(name)) {
-          lines.push(`${name}: ${value}`);
-        }
-      }
-      lines.push(`content-length: ${body.length}`);
-      lines.push(`connection: ${keepAlive ? "keep-alive" : "close"}`);
-      const head = new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n");
-      const out = method === "HEAD" ? head : joinBytes([head, body]);
+      const out = await serializeResponse(response, method, keepAlive);
       let offset = 0;
       while (offset < out.length) {
         offset += await conn.write(out.subarray(offset));
@@ -350,71 +342,10 @@ export class HttpServer {
   }
 }
 
-/** A token bucket on accepts that also yields every `perTurnMax` accepts. */
-class AcceptPace {
-  #tokens: number;
-  #updatedMs = -Infinity;
-  #inTurn = 0;
-  readonly #perSecond: number;
-  readonly #perTurnMax: number;
-
-  constructor(perSecond: number, perTurnMax: number) {
-    this.#perSecond = perSecond;
-    this.#perTurnMax = perTurnMax;
-    this.#tokens = perSecond;
-  }
-
-  /** -1 to accept now (a token is taken), else the milliseconds to wait. */
-  waitMs(nowMs: number): number {
-    if (this.#inTurn >= this.#perTurnMax) {
-      this.#inTurn = 0;
-      return 0;
-    }
-    const elapsedMs = Math.max(0, nowMs - this.#updatedMs);
-    this.#updatedMs = nowMs;
-    this.#tokens = Math.min(
-      this.#perSecond,
-      this.#tokens + (elapsedMs * this.#perSecond) / 1000,
-    );
-    if (this.#tokens < 1) {
-      return Math.ceil(((1 - this.#tokens) * 1000) / this.#perSecond);
-    }
-    this.#tokens -= 1;
-    this.#inTurn += 1;
-    return -1;
-  }
-}
-
 type HeadRead =
   | { kind: "head"; head: RequestHead; rest: Uint8Array }
   | { kind: "closed" }
   | { kind: "timeout" | "too_large" | "malformed"; message: string };
-
-const REASONS: Record<number, string> = {
-  200: "OK",
-  400: "Bad Request",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  426: "Upgrade Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
-function reasonPhrase(response: Response): string {
-  return response.statusText !== ""
-    ? response.statusText
-    : REASONS[response.status] ?? "Status";
-}
-
-function plain(status: number, text: string): Response {
-  return new Response(text + "\n", {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
-}
 
 function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;

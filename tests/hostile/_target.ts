@@ -148,6 +148,13 @@ export class Target {
     limits: { rssMarginMb: number; fdsPeakMax: number; attackMs: number },
   ): Promise<void> {
     const report = JSON.stringify({ baseline: this.baseline, peak });
+    console.log(
+      `master: RSS ${this.baseline.rssMb.toFixed(1)} -> peak ${
+        peak.rssMb.toFixed(1)
+      } MB, descriptors ${this.baseline.fds} -> peak ${peak.fds}, ${
+        peak.logLines - this.baseline.logLines
+      } log lines in ${Math.round(limits.attackMs)} ms`,
+    );
     assert.ok(this.#alive(), `the master died: ${report}`);
     assert.ok(
       peak.rssMb <= this.baseline.rssMb + limits.rssMarginMb,
