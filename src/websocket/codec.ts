@@ -5,6 +5,13 @@
  * header parser and close payloads.
  * Pure apart from WebCrypto's SHA-1; never touches a socket and never
  * throws on bad input from the network: it returns a described problem.
+ *
+ * Why clustd frames WebSockets itself: Deno's server upgrade buffers whole
+ * messages (64 MiB a frame, unlimited fragments) before the application
+ * sees them, its client leaves Nagle's algorithm on, and npm's `ws` needs
+ * Node's http server and would still be a second HTTP stack beside the
+ * probes. RFC 6455 without extensions is small: this folder is the codec,
+ * a bounded reader, and one socket class with a client and a server opener.
  */
 
 /** Frame opcodes (RFC 6455 §5.2). */
