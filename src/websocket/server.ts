@@ -13,8 +13,11 @@ import { writeAll, WsSocket, type WsSocketOptions } from "./socket.ts";
 
 export { checkUpgradeRequest } from "./codec.ts";
 
-/** Bytes a server socket may queue for a client that does not read. */
-export const WS_SERVER_SEND_QUEUE_BYTES_MAX = 1024 * 1024;
+/**
+ * Bytes a server socket may queue for a client that does not read: with
+ * 64 unauthenticated connections at most 16 MB in all.
+ */
+export const WS_SERVER_SEND_QUEUE_BYTES_MAX = 256 * 1024;
 /** Time to write the 101 response before giving up on the client. */
 export const WS_SERVER_OPEN_TIMEOUT_MS = 5000;
 

@@ -31,8 +31,12 @@ export const WS_MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024 + FRAME_HEADER_BYTES_MAX;
 export const WS_OPEN_TIMEOUT_MS_DEFAULT = 10_000;
 /** Time to wait for the peer's close frame (and for writes to drain). */
 export const WS_CLOSE_WAIT_MS_DEFAULT = 1000;
-/** Bytes queued for the socket before the connection is failed. */
-export const WS_SEND_QUEUE_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
+/**
+ * Bytes queued for the socket (beyond what the kernel took) before the
+ * connection is failed: a few of the largest messages. A peer that sends
+ * pings and never reads our pongs is dropped here.
+ */
+export const WS_SEND_QUEUE_BYTES_MAX_DEFAULT = 1024 * 1024;
 
 /** Options shared by both ends. */
 export interface WsSocketOptions {

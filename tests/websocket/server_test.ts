@@ -161,3 +161,28 @@ Deno.test("WsServerSocket refuses endless fragments and unmasked frames", async 
   assert.equal((unmasked.bytes[2]! << 8) | unmasked.bytes[3]!, 1002);
   await server.close();
 });
+
+Deno.test("WsServerSocket drops a client that pings and never reads the pongs", async () => {
+  const server = echoServer();
+  const conn = await rawUpgrade(server.port);
+  const ping = encodeFrame(0x9, new Uint8Array(125), new Uint8Array(4));
+  const batch = new Uint8Array(ping.length * 1000);
+  for (let i = 0; i < 1000; i++) batch.set(ping, i * ping.length);
+  // Write pings until the server gives up (bounded: 200 MB of pongs owed).
+  let closed = false;
+  for (let i = 0; i < 1600 && !closed; i++) {
+    try {
+      await conn.write(batch);
+    } catch (_error: unknown) {
+      closed = true;
+    }
+  }
+  assert.ok(closed, "the server closed the connection");
+  await server.sockets[0]!.finished;
+  try {
+    conn.close();
+  } catch (_error: unknown) {
+    // Already closed by the failed write.
+  }
+  await server.close();
+});
