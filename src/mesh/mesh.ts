@@ -10,21 +10,21 @@
 import { logger } from "../log.ts";
 import { ThrottledLog } from "../log_throttle.ts";
 import { WsServerSocket } from "../websocket/server.ts";
-import { checkUpgradeRequest } from "../websocket/codec.ts";
-import { Admission, type AdmissionRefusal } from "./_admission.ts";
+import { Gate, type RemoteClient } from "./_gate.ts";
 import {
   Connection,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   type SecureChannel,
 } from "./channel.ts";
-import { channelPath, openConnection } from "./client.ts";
-import { CHANNEL_KINDS, type ChannelKind } from "./handshake.ts";
+import { openConnection } from "./client.ts";
+import type { ChannelKind } from "./handshake.ts";
 import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
 import { serverHandshake } from "./_accept.ts";
 import { MeshCounters, type MeshMetrics } from "./metrics.ts";
 import { PeerLink, type PeerStatus, preferFresh } from "./_peer.ts";
 
 export type { PeerStatus } from "./_peer.ts";
+export type { RemoteClient } from "./_gate.ts";
 export type { MeshMetrics } from "./metrics.ts";
 export type { SecureChannel } from "./channel.ts";
 export { connectChannel } from "./client.ts";
@@ -37,14 +37,6 @@ export const RECONNECT_MAX_MS_DEFAULT = 2000;
 export const RECONNECT_BASE_MS = 50;
 /** Authenticated control + driver channels open at once. */
 export const SERVICE_CHANNELS_MAX = 64;
-
-/** Who asked for an upgrade, as the listener saw it. */
-export interface RemoteClient {
-  /** The remote IP address. */
-  address: string;
-  /** Its source key (IPv6 by /64) for per-source limits and logs. */
-  source: string;
-}
 
 /** An accepted upgrade: the mesh takes over the raw connection. */
 export interface MeshUpgrade {
@@ -89,9 +81,9 @@ export class Mesh {
   #now: () => number;
   #log = logger("mesh");
   #counters = new MeshCounters();
-  #admission = new Admission();
   /** Handshake failures (both directions), aggregated per source or URL. */
   #failures = new ThrottledLog(this.#log);
+  #gate = new Gate(this.#counters, this.#failures);
   #peers = new Map<string, PeerLink>();
   #connections = new Set<Connection>();
   #tasks = new Set<Promise<void>>();
@@ -156,27 +148,12 @@ export class Mesh {
     request: Request,
     client: RemoteClient,
   ): Response | MeshUpgrade | undefined {
-    const path = new URL(request.url).pathname;
-    if (!path.startsWith("/clustd/v1/")) return undefined;
-    const kind = CHANNEL_KINDS.find((k) => channelPath(k) === path);
-    if (kind === undefined) {
-      return new Response("unknown channel\n", { status: 404 });
-    }
-    if (this.#closed) return new Response("shutting down\n", { status: 503 });
-    if (request.method !== "GET") {
-      return new Response("WebSocket upgrade required\n", { status: 426 });
-    }
-    const problem = checkUpgradeRequest(request.headers);
-    if (problem !== undefined) {
-      return new Response(`bad upgrade: ${problem}\n`, { status: 426 });
-    }
-    const release = this.#admission.tryAdmit(client.source, this.#now());
-    if (typeof release === "string") {
-      this.#refuseAdmission(client, release);
-      return new Response("too many handshakes, try again later\n", {
-        status: release.startsWith("rate") ? 429 : 503,
-      });
-    }
+    const gate = this.#gate.check(request, client, {
+      nowMs: this.#now(),
+      open: !this.#closed,
+    });
+    if (gate === undefined || gate instanceof Response) return gate;
+    const { kind, release } = gate;
     return {
       upgrade: (conn, buffered) =>
         this.#accept(kind, { conn, buffered, headers: request.headers }, {
@@ -300,16 +277,6 @@ export class Mesh {
     })();
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
-  }
-
-  #refuseAdmission(client: RemoteClient, reason: AdmissionRefusal): void {
-    this.#counters.admissionRefused(reason);
-    this.#failures.report(
-      client.source,
-      reason,
-      "handshake refused before it started",
-      { address: client.address, pending: this.#admission.total },
-    );
   }
 
   #acceptService(kind: ServiceKind, connection: Connection): void {
