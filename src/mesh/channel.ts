@@ -136,8 +136,11 @@ export class Connection implements SecureChannel {
     socket.onclose = (event: CloseEvent) => {
       const why = event.reason === "" ? `code ${event.code}` : event.reason;
       // Our WebSocket closes with 1009 (too big, too many fragments) or
-      // 1002/1007 (protocol) itself, before anything was buffered.
-      const failure = event.code === 1009
+      // 1002/1007 (protocol) itself, before anything was buffered; such a
+      // close is never clean, unlike a close frame the other end sent.
+      const failure = event.wasClean
+        ? undefined
+        : event.code === 1009
         ? "too_large"
         : event.code === 1002 || event.code === 1007
         ? "malformed"
