@@ -43,7 +43,7 @@ export const REQUESTS_PER_CONNECTION_MAX = 100;
  * number). The rest wait in the backlog, so a connection flood cannot keep
  * the event loop busy enough to delay the election's timers.
  */
-export const ACCEPTS_PER_SECOND_MAX = 400;
+export const ACCEPTS_PER_SECOND_MAX = 250;
 /** Connections accepted in a row before timers and other I/O get a turn. */
 const ACCEPTS_PER_TURN_MAX = 8;
 /** First and longest wait before accepting again after an accept error. */

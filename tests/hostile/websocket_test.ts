@@ -196,9 +196,11 @@ Deno.test("hostile: a hello flood is rate-limited and logged in bounded lines", 
       } ms, ${limited} upgrades refused by rate, master CPU ${cpuMs} ms`,
     );
     // Per-source rate 20/s (burst 40) from 2 sources for ~3 s bounds the
-    // hellos that cost crypto; the rest cost an HTTP request each.
+    // hellos that cost crypto (~1 ms each); the rest cost an HTTP request
+    // each (~1 ms), at most 250 a second by the accept pace: about half a
+    // core at most, never all of it.
     assert.ok(
-      cpuMs < attackMs * 0.8,
+      cpuMs < attackMs * 0.75,
       `master CPU ${cpuMs} ms in ${Math.round(attackMs)} ms`,
     );
     await target.assertCalm(peak, {

@@ -398,7 +398,7 @@ Deno.test("500 connections at once from one address leave the node and its peers
       }
       const opened = await Promise.all(flood.map((raw) => raw.opened));
       const admitted = opened.filter(Boolean).length;
-      // At most 16 at a time; the listener takes at most 400 connections a
+      // At most 16 at a time; the listener takes at most 250 connections a
       // second, so later ones may find the slots of handshakes that timed
       // out (500 ms here) and were closed.
       assert.ok(admitted > 0 && admitted <= 100, `${admitted} admitted`);
