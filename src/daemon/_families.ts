@@ -49,6 +49,18 @@ export function meshFamilies(metrics: MeshMetrics): MetricFamily[] {
       type: "counter",
       samples: byReason(metrics.admissionsRefusedByReason),
     },
+    {
+      name: "clustd_unauthenticated_connections",
+      help: "Connections holding an admission slot (handshaking or closing)",
+      type: "gauge",
+      samples: [{ value: metrics.unauthenticatedOpen }],
+    },
+    {
+      name: "clustd_handshakes_pending",
+      help: "Connections in their handshake now",
+      type: "gauge",
+      samples: [{ value: metrics.handshakesPending }],
+    },
     counter(
       "clustd_frames_sent_total",
       "Sealed frames sent",

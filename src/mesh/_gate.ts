@@ -58,7 +58,19 @@ export class Gate {
     const problem = checkUpgradeRequest(request.headers);
     if (problem !== undefined) return answer(426, `bad upgrade: ${problem}`);
     const release = this.#admission.tryAdmit(client.source, context.nowMs);
-    if (typeof release !== "string") return { kind, release };
+    if (typeof release !== "string") {
+      this.#counters.unauthenticatedOpen += 1;
+      let released = false;
+      return {
+        kind,
+        release: () => {
+          if (released) return;
+          released = true;
+          this.#counters.unauthenticatedOpen -= 1;
+          release();
+        },
+      };
+    }
     this.#refuse(client, release);
     return answer(
       release.startsWith("rate") ? 429 : 503,

@@ -155,11 +155,23 @@ export class Mesh {
     if (gate === undefined || gate instanceof Response) return gate;
     const { kind, release } = gate;
     return {
-      upgrade: (conn, buffered) =>
-        this.#accept(kind, { conn, buffered, headers: request.headers }, {
-          client,
-          release,
-        }),
+      upgrade: (conn, buffered) => {
+        try {
+          this.#accept(kind, { conn, buffered, headers: request.headers }, {
+            client,
+            release,
+          });
+        } catch (error: unknown) {
+          // A bug, not a network fault: lose this connection, not the slot.
+          this.#log.error("cannot accept a WebSocket", { error });
+          release();
+          try {
+            conn.close();
+          } catch (_closeError: unknown) {
+            // Already closed.
+          }
+        }
+      },
     };
   }
 

@@ -34,6 +34,8 @@ export interface MeshMetrics {
   peerConnectionsOpen: number;
   /** Gauge: connections still in their handshake. */
   handshakesPending: number;
+  /** Gauge: inbound connections holding an admission slot (until authenticated or closed). */
+  unauthenticatedOpen: number;
 }
 
 /** Mutable counters behind `MeshMetrics`. */
@@ -52,6 +54,7 @@ export class MeshCounters {
   bytesReceived = 0;
   peerConnectionsOpen = 0;
   handshakesPending = 0;
+  unauthenticatedOpen = 0;
 
   /** Counts one failed handshake. */
   handshakeFailed(reason: HandshakeFailure): void {
@@ -87,6 +90,7 @@ export class MeshCounters {
       bytesReceived: this.bytesReceived,
       peerConnectionsOpen: this.peerConnectionsOpen,
       handshakesPending: this.handshakesPending,
+      unauthenticatedOpen: this.unauthenticatedOpen,
     };
   }
 }
