@@ -16,6 +16,8 @@ import type {
 } from "../election/types.ts";
 import { parseMessage } from "../election/types.ts";
 import { handleProbe } from "../http/handler.ts";
+import { type ClientInfo, HttpServer, type Upgrade } from "../http/server.ts";
+import { httpServerFamilies } from "../http/server_metrics.ts";
 import { type MetricFamily, renderMetrics } from "../http/metrics.ts";
 import { configureLogging, Logger, readDebugEnv } from "../log.ts";
 import { Mesh, type MeshEvent } from "../mesh/mesh.ts";
@@ -65,7 +67,7 @@ export class Daemon {
   #drivers!: DriverHost;
   #checks!: CheckHost;
   #control!: ControlServer;
-  #server: Deno.HttpServer | null = null;
+  #server: HttpServer | null = null;
   #keys: DaemonKeys = { webhookKey: new Uint8Array(), driverKeys: new Map() };
   #timer: ReturnType<typeof setTimeout> | null = null;
   #lastNowMs = 0;
@@ -140,11 +142,13 @@ export class Daemon {
       "driver",
       (channel) => this.#control.acceptDriver(channel),
     );
-    this.#server = Deno.serve({
+    const server = new HttpServer({
       hostname: config.node.listenHost,
       port: config.node.listenPort,
-      onListen: () => {},
-    }, (request, info) => this.#handleHttp(request, info));
+      handle: (request, client) => this.#handleHttp(request, client),
+    });
+    server.listen();
+    this.#server = server;
     this.#mesh.start();
     this.#log.info("started", {
       id: config.node.id,
@@ -195,11 +199,10 @@ export class Daemon {
     });
   }
 
-  #handleHttp(request: Request, info: Deno.ServeHandlerInfo): Response {
-    const upgraded = this.#mesh.handleRequest(request, info);
+  #handleHttp(request: Request, client: ClientInfo): Response | Upgrade {
+    const upgraded = this.#mesh.handleRequest(request, client);
     if (upgraded !== undefined) return upgraded;
-    const address = info.remoteAddr as Deno.NetAddr;
-    return handleProbe(request, address.hostname, {
+    return handleProbe(request, client.address, {
       snapshot: () => this.snapshot(),
       metrics: () => this.metrics(),
       statusAllow: this.#config.cluster.statusAllow,
@@ -406,6 +409,9 @@ export class Daemon {
     const families: MetricFamily[] = [
       ...daemonFamilies(this.snapshot(), this.#counters),
       ...meshFamilies(this.#mesh.metrics()),
+      ...(this.#server === null
+        ? []
+        : httpServerFamilies(this.#server.metrics())),
       ...driverFamilies(this.#drivers.stats()),
     ];
     return renderMetrics(families);
@@ -492,7 +498,7 @@ export class Daemon {
     await this.#checks.stop();
     await this.#control.close();
     await this.#mesh.close();
-    await this.#server?.shutdown();
+    await this.#server?.close();
     this.#server = null;
     await this.#drivers.stop();
     this.#log.info("stopped", { id: this.#config.node.id });

@@ -4,6 +4,10 @@
  * state and never logs; callers decide what a failure means.
  */
 
+import { joinBytes } from "../websocket/codec.ts";
+
+export { joinBytes } from "../websocket/codec.ts";
+
 const encoder = new TextEncoder();
 
 /** Bytes of an X25519 public key, a fresh random, a digest and a key. */
@@ -17,19 +21,6 @@ export function utf8(text: string): Uint8Array<ArrayBuffer> {
 /** Concatenates byte arrays into one. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return joinBytes(parts);
-}
-
-/** The bytes of `parts`, in order, in one new array (no argument spreading). */
-export function joinBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** Fresh cryptographically random bytes. */

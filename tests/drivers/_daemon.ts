@@ -7,6 +7,7 @@
  */
 
 import { deriveDriverKey } from "../../src/config/derived_keys.ts";
+import { HttpServer } from "../../src/http/server.ts";
 import { Mesh } from "../../src/mesh/mesh.ts";
 import type { SecureChannel } from "../../src/mesh/client.ts";
 import {
@@ -166,7 +167,8 @@ export class ScriptedDaemon {
   readonly channels: SecureChannel[] = [];
   readonly received: unknown[] = [];
   readonly #mesh: Mesh;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: HttpServer;
+  readonly #port: number;
   #onHello: (channel: SecureChannel, message: unknown) => void;
 
   /** `onHello` answers each new channel's first message. */
@@ -191,18 +193,20 @@ export class ScriptedDaemon {
         first = false;
       });
     });
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (request, info) =>
-        this.#mesh.handleRequest(request, info) ??
+    this.#server = new HttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      handle: (request, client) =>
+        this.#mesh.handleRequest(request, client) ??
           new Response("not found\n", { status: 404 }),
-    );
+    });
+    this.#port = this.#server.listen().port;
     this.#mesh.start();
   }
 
   /** `ws://127.0.0.1:PORT` */
   get url(): string {
-    return `ws://127.0.0.1:${this.#server.addr.port}`;
+    return `ws://127.0.0.1:${this.#port}`;
   }
 
   /** Replaces the hello handler for later channels. */
@@ -225,7 +229,7 @@ export class ScriptedDaemon {
     for (const channel of this.channels) channel.close("test over");
     await Promise.all(this.channels.map((c) => c.closed));
     await this.#mesh.close();
-    await this.#server.shutdown();
+    await this.#server.close();
   }
 }
 

@@ -1,24 +1,32 @@
 /**
- * The receiving half of the mesh's WebSocket client, without I/O: bytes
- * from the server go in, whole messages and control frames come out, in
- * order. Owns the bounded receive buffer and fragment reassembly, and
- * refuses masked or malformed server frames and oversized messages from
- * the header alone, before their payload is buffered. Never throws on
- * network input; a violation comes out as a `problem` item.
+ * The receiving half of either WebSocket end, without I/O: bytes from the
+ * other end go in, whole messages and control frames come out, in order.
+ * Owns the bounded receive buffer and fragment reassembly, and refuses
+ * wrongly masked or malformed frames, oversized messages and messages of
+ * too many fragments from the header alone, before their payload is
+ * buffered. Never throws on network input; a violation comes out as a
+ * `problem` item.
  */
 
-import { joinBytes } from "./_crypto.ts";
 import {
   decodeUtf8,
   FRAME_HEADER_BYTES_MAX,
+  joinBytes,
   OPCODE,
   parseClose,
   parseFrameHead,
+  unmask,
   type WireProblem,
-} from "./_ws_codec.ts";
+  type WsRole,
+} from "./codec.ts";
 
 /** Bytes read from the socket at a time. */
-export const READ_CHUNK_BYTES = 64 * 1024;
+export const READ_CHUNK_BYTES = 16 * 1024;
+/**
+ * Frames one message may span. clustd never fragments what it sends; the
+ * bound keeps a stream of tiny fragments from costing unbounded work.
+ */
+export const FRAGMENTS_MAX = 64;
 
 /** What one call of `MessageReader.next` yields. */
 export type WireItem =
@@ -31,14 +39,18 @@ export type WireItem =
 
 /** Turns server bytes into messages; stop using it after close or problem. */
 export class MessageReader {
+  /** Largest message, frame headers included. */
   readonly messageBytesMax: number;
+  readonly #role: WsRole;
   #buffer: ReceiveBuffer;
   #fragments: Uint8Array[] = [];
+  /** Bytes of the message so far, headers of its frames included. */
   #fragmentBytes = 0;
   #fragmentOpcode = 0;
 
-  constructor(messageBytesMax: number) {
+  constructor(messageBytesMax: number, role: WsRole = "client") {
     this.messageBytesMax = messageBytesMax;
+    this.#role = role;
     // An unfinished frame (header plus at most the largest payload) and
     // one read chunk is all that can ever be waiting.
     this.#buffer = new ReceiveBuffer(
@@ -56,33 +68,42 @@ export class MessageReader {
   next(): WireItem | undefined {
     for (;;) {
       const bytes = this.#buffer.view();
-      const head = parseFrameHead(bytes);
+      const head = parseFrameHead(bytes, this.#role);
       if (head === undefined) return undefined;
       if ("message" in head) return { kind: "problem", ...head };
       const isData = head.opcode < OPCODE.close;
+      const total = head.headerBytes + head.payloadBytes;
       if (isData) {
-        const problem = this.#checkData(head.opcode, head.payloadBytes);
+        const problem = this.#checkData(head.opcode, total);
         if (problem !== undefined) return { kind: "problem", ...problem };
       }
-      const total = head.headerBytes + head.payloadBytes;
       if (bytes.length < total) return undefined;
       const payload = bytes.slice(head.headerBytes, total);
+      if (head.mask !== undefined) unmask(payload, head.mask);
       this.#buffer.drop(total);
       const item = isData
-        ? this.#data(head.opcode, head.fin, payload)
+        ? this.#data(head, payload)
         : control(head.opcode, payload);
       if (item !== undefined) return item;
     }
   }
 
-  #checkData(opcode: number, bytes: number): WireProblem | undefined {
+  /** Checks a data frame of `frameBytes` (header included) from its header. */
+  #checkData(opcode: number, frameBytes: number): WireProblem | undefined {
     if (opcode === OPCODE.continuation && this.#fragmentOpcode === 0) {
       return { code: 1002, message: "continuation frame with no message" };
     }
     if (opcode !== OPCODE.continuation && this.#fragmentOpcode !== 0) {
       return { code: 1002, message: "new message inside a fragmented one" };
     }
-    const total = this.#fragmentBytes + bytes;
+    if (this.#fragments.length >= FRAGMENTS_MAX) {
+      return {
+        code: 1009,
+        message: `message of more than ${FRAGMENTS_MAX} fragments`,
+      };
+    }
+    // Headers count too, so empty fragments are not free.
+    const total = this.#fragmentBytes + frameBytes;
     if (total > this.messageBytesMax) {
       return {
         code: 1009,
@@ -94,13 +115,13 @@ export class MessageReader {
   }
 
   #data(
-    opcode: number,
-    fin: boolean,
+    head: { opcode: number; fin: boolean; headerBytes: number },
     payload: Uint8Array<ArrayBuffer>,
   ): WireItem | undefined {
+    const { opcode, fin } = head;
     if (opcode !== OPCODE.continuation) this.#fragmentOpcode = opcode;
     this.#fragments.push(payload);
-    this.#fragmentBytes += payload.length;
+    this.#fragmentBytes += head.headerBytes + payload.length;
     if (!fin) return undefined;
     const kind = this.#fragmentOpcode;
     const parts = this.#fragments;

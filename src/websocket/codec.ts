@@ -1,10 +1,17 @@
 /**
- * RFC 6455 wire format for the mesh's own WebSocket client
- * (`_ws_client.ts`): the opening handshake request and the check of the
- * server's answer, the client frame encoder (always masked), the server
- * frame header parser and close payloads.
+ * RFC 6455 wire format for both ends of clustd's own WebSocket: the opening
+ * handshake (request, the check of the server's answer, the server's 101),
+ * the frame encoder (masked from a client, plain from a server), the frame
+ * header parser and close payloads.
  * Pure apart from WebCrypto's SHA-1; never touches a socket and never
  * throws on bad input from the network: it returns a described problem.
+ *
+ * Why clustd frames WebSockets itself: Deno's server upgrade buffers whole
+ * messages (64 MiB a frame, unlimited fragments) before the application
+ * sees them, its client leaves Nagle's algorithm on, and npm's `ws` needs
+ * Node's http server and would still be a second HTTP stack beside the
+ * probes. RFC 6455 without extensions is small: this folder is the codec,
+ * a bounded reader, and one socket class with a client and a server opener.
  */
 
 /** Frame opcodes (RFC 6455 §5.2). */
@@ -26,23 +33,68 @@ export const FRAME_HEADER_BYTES_MAX = 14;
 const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const LENGTH_16_MAX = 0xffff;
 
-/** A protocol violation by the server: the close code to send and why. */
+/** A protocol violation by the other end: the close code to send and why. */
 export interface WireProblem {
   code: number;
   message: string;
 }
 
-/** Standard base64 of `bytes`. */
-export function base64(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return btoa(text);
+/** Which end parses: a server receives masked frames, a client plain ones. */
+export type WsRole = "client" | "server";
+
+/** The bytes of `parts`, in order, in one new array (no argument spreading). */
+export function joinBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 /** The `Sec-WebSocket-Accept` a server must return for `key`. */
 export async function acceptKey(key: string): Promise<string> {
   const input = new TextEncoder().encode(key + ACCEPT_GUID);
-  return base64(new Uint8Array(await crypto.subtle.digest("SHA-1", input)));
+  return new Uint8Array(await crypto.subtle.digest("SHA-1", input))
+    .toBase64();
+}
+
+/** A fresh `Sec-WebSocket-Key`: 16 random bytes in base64. */
+export function newClientKey(): string {
+  return crypto.getRandomValues(new Uint8Array(16)).toBase64();
+}
+
+/** The server's `101 Switching Protocols` head for an accepted upgrade. */
+export function upgradeResponse(accept: string): Uint8Array {
+  return new TextEncoder().encode(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+      `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  );
+}
+
+/**
+ * Checks a client's upgrade request headers (RFC 6455 §4.2.1); returns
+ * what is wrong, or undefined. The request line was checked by the caller.
+ */
+export function checkUpgradeRequest(headers: Headers): string | undefined {
+  if (headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return 'the request lacks "Upgrade: websocket"';
+  }
+  const connection = (headers.get("connection") ?? "").toLowerCase();
+  if (!connection.split(",").some((token) => token.trim() === "upgrade")) {
+    return 'the request lacks "Connection: Upgrade"';
+  }
+  if (headers.get("sec-websocket-version") !== "13") {
+    return 'the request lacks "Sec-WebSocket-Version: 13"';
+  }
+  const key = headers.get("sec-websocket-key") ?? "";
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) {
+    return "the request's Sec-WebSocket-Key is not 16 bytes of base64";
+  }
+  return undefined;
 }
 
 /** The HTTP/1.1 upgrade request for `target` (a `ws:`/`wss:` URL). */
@@ -115,25 +167,34 @@ export function checkHandshakeResponse(
   return undefined;
 }
 
-/** One masked client frame; `mask` is 4 fresh random bytes. */
+/**
+ * One unfragmented frame: masked with `mask` (4 fresh random bytes) from a
+ * client, plain from a server (`mask` undefined).
+ */
 export function encodeFrame(
   opcode: number,
   payload: Uint8Array,
-  mask: Uint8Array,
+  mask: Uint8Array | undefined,
 ): Uint8Array<ArrayBuffer> {
   const length = payload.length;
   const lengthBytes = length < 126 ? 0 : length <= LENGTH_16_MAX ? 2 : 8;
-  const headerBytes = 2 + lengthBytes + 4;
+  const maskBytes = mask === undefined ? 0 : 4;
+  const headerBytes = 2 + lengthBytes + maskBytes;
   const frame = new Uint8Array(headerBytes + length);
   frame[0] = 0x80 | opcode;
+  const maskBit = mask === undefined ? 0 : 0x80;
   const view = new DataView(frame.buffer);
-  if (lengthBytes === 0) frame[1] = 0x80 | length;
+  if (lengthBytes === 0) frame[1] = maskBit | length;
   else if (lengthBytes === 2) {
-    frame[1] = 0x80 | 126;
+    frame[1] = maskBit | 126;
     view.setUint16(2, length);
   } else {
-    frame[1] = 0x80 | 127;
+    frame[1] = maskBit | 127;
     view.setBigUint64(2, BigInt(length));
+  }
+  if (mask === undefined) {
+    frame.set(payload, headerBytes);
+    return frame;
   }
   frame.set(mask.subarray(0, 4), headerBytes - 4);
   for (let i = 0; i < length; i++) {
@@ -142,35 +203,50 @@ export function encodeFrame(
   return frame;
 }
 
-/** A parsed server frame header. */
+/** XORs `payload` in place with the 4-byte `mask` (RFC 6455 §5.3). */
+export function unmask(payload: Uint8Array, mask: Uint8Array): void {
+  for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
+}
+
+/** A parsed frame header. */
 export interface FrameHead {
   fin: boolean;
   opcode: number;
+  /** Header length, the mask included. */
   headerBytes: number;
   payloadBytes: number;
+  /** The client's 4-byte mask (server role only). */
+  mask: Uint8Array | undefined;
 }
 
 /**
- * Parses the header at the start of `bytes`: undefined when more bytes
- * are needed, a problem when the server broke the protocol. Sizes are
- * checked against the header before any payload is buffered.
+ * Parses the header at the start of `bytes` as `role` receives it:
+ * undefined when more bytes are needed, a problem when the other end broke
+ * the protocol. Sizes are checked against the header before any payload
+ * is buffered.
  */
 export function parseFrameHead(
   bytes: Uint8Array,
+  role: WsRole = "client",
 ): FrameHead | WireProblem | undefined {
   if (bytes.length < 2) return undefined;
   const b0 = bytes[0]!;
   const b1 = bytes[1]!;
   const opcode = b0 & 0x0f;
   const fin = (b0 & 0x80) !== 0;
+  const sender = role === "client" ? "server" : "client";
   if ((b0 & 0x70) !== 0) {
-    return { code: 1002, message: "server frame has reserved bits set" };
+    return { code: 1002, message: `${sender} frame has reserved bits set` };
   }
-  if ((b1 & 0x80) !== 0) {
-    return { code: 1002, message: "server frame is masked" };
+  const masked = (b1 & 0x80) !== 0;
+  if (masked !== (role === "server")) {
+    return {
+      code: 1002,
+      message: `${sender} frame is ${masked ? "masked" : "not masked"}`,
+    };
   }
   if (![0x0, 0x1, 0x2, 0x8, 0x9, 0xa].includes(opcode)) {
-    return { code: 1002, message: `server frame has opcode ${opcode}` };
+    return { code: 1002, message: `${sender} frame has opcode ${opcode}` };
   }
   let payloadBytes = b1 & 0x7f;
   let headerBytes = 2;
@@ -192,10 +268,15 @@ export function parseFrameHead(
     return {
       code: 1002,
       message:
-        `server control frame is fragmented or over ${CONTROL_PAYLOAD_BYTES_MAX} bytes`,
+        `${sender} control frame is fragmented or over ${CONTROL_PAYLOAD_BYTES_MAX} bytes`,
     };
   }
-  return { fin, opcode, headerBytes, payloadBytes };
+  if (!masked) {
+    return { fin, opcode, headerBytes, payloadBytes, mask: undefined };
+  }
+  if (bytes.length < headerBytes + 4) return undefined;
+  const mask = bytes.slice(headerBytes, headerBytes + 4);
+  return { fin, opcode, headerBytes: headerBytes + 4, payloadBytes, mask };
 }
 
 /** Whether `code` may travel in a close frame (RFC 6455 §7.4). */
@@ -220,15 +301,15 @@ export function parseClose(
 ): { code: number; reason: string } | WireProblem {
   if (payload.length === 0) return { code: 1005, reason: "" };
   if (payload.length === 1) {
-    return { code: 1002, message: "server close frame has a 1-byte payload" };
+    return { code: 1002, message: "close frame has a 1-byte payload" };
   }
   const code = (payload[0]! << 8) | payload[1]!;
   if (!isSendableCloseCode(code)) {
-    return { code: 1002, message: `server close frame has code ${code}` };
+    return { code: 1002, message: `close frame has code ${code}` };
   }
   const reason = decodeUtf8(payload.subarray(2));
   if (reason === undefined) {
-    return { code: 1007, message: "server close reason is not UTF-8" };
+    return { code: 1007, message: "close reason is not UTF-8" };
   }
   return { code, reason };
 }

@@ -1,5 +1,5 @@
 /**
- * Tests of the mesh's own WebSocket client (`src/mesh/_ws_client.ts`)
+ * Tests of the mesh's own WebSocket client (`src/websocket/client.ts`)
  * against a real `Deno.serve` + `Deno.upgradeWebSocket` server, and against
  * a raw TCP server for what Deno's server never sends (fragments, pings,
  * masked frames, broken upgrades). The Nagle test is the reason the client
@@ -7,14 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import { FRAME_BYTES_MAX } from "../../src/mesh/frame.ts";
 import {
   WS_MESSAGE_BYTES_MAX_DEFAULT,
   WsClient,
-} from "../../src/mesh/_ws_client.ts";
-import { acceptKey, encodeFrame } from "../../src/mesh/_ws_codec.ts";
-import { MessageReader } from "../../src/mesh/_ws_reader.ts";
-import { delay } from "./_helpers.ts";
+} from "../../src/websocket/client.ts";
+import { acceptKey, encodeFrame } from "../../src/websocket/codec.ts";
+import { MessageReader } from "../../src/websocket/reader.ts";
+import { delay } from "../mesh/_helpers.ts";
 
 const NAGLE_ROUNDS = 15;
 const NAGLE_DELAY_MS_MAX = 5;
@@ -273,18 +272,16 @@ Deno.test("WsClient refuses an oversized message and a masked frame", async () =
   ws.binaryType = "arraybuffer";
   const events = record(ws);
   await events.opened;
-  // Slightly past the mesh frame limit still reaches the channel, which
-  // names it; past the slack the client refuses it from the header.
-  ws.send(String(FRAME_BYTES_MAX + 1));
+  // A message whose payload and header fit the limit arrives; one byte
+  // past the limit is refused from the header.
+  const fits = WS_MESSAGE_BYTES_MAX_DEFAULT - 14;
+  ws.send(String(fits));
   ws.send(String(WS_MESSAGE_BYTES_MAX_DEFAULT + 1));
   const closed = await events.closed;
   await ws.finished;
   await server.close();
   assert.equal(events.messages.length, 1);
-  assert.equal(
-    (events.messages[0] as ArrayBuffer).byteLength,
-    FRAME_BYTES_MAX + 1,
-  );
+  assert.equal((events.messages[0] as ArrayBuffer).byteLength, fits);
   assert.equal(closed.code, 1009);
   assert.match(
     events.errors[0] ?? "",

@@ -1,57 +1,67 @@
 /**
- * The mesh's dialing WebSocket: a minimal RFC 6455 client over
- * `Deno.connect` with TCP_NODELAY set. Deno's built-in `WebSocket` leaves
- * Nagle's algorithm on, so a small frame sent behind an unacknowledged one
- * waits for the peer's delayed ACK (15-45 ms on loopback), which delays
- * votes during a failover. Implements exactly the part of the browser
- * `WebSocket` interface that `channel.ts` uses, with the same events.
- * Owns one TCP (or TLS) connection; never lets a network fault escape as
- * an exception or an unhandled rejection, and never buffers without bound.
+ * One end of a WebSocket over a raw Deno connection, client or server: the
+ * open connection's read loop, bounded send queue and closing handshake,
+ * behind exactly the part of the browser `WebSocket` interface that the
+ * mesh's `channel.ts` uses, with the same events. How the connection is
+ * opened (dialing and upgrading, or answering an upgrade) is the caller's
+ * `open` function (`client.ts`, `server.ts`). Never lets a network fault
+ * escape as an exception or an unhandled rejection, and never buffers
+ * without bound.
  */
 
-import { joinBytes } from "./_crypto.ts";
-import { FRAME_BYTES_MAX } from "./frame.ts";
 import {
-  acceptKey,
-  base64,
-  checkHandshakeResponse,
   CLOSE_REASON_BYTES_MAX,
   encodeClose,
   encodeFrame,
-  handshakeRequest,
-  headEnd,
+  FRAME_HEADER_BYTES_MAX,
   isSendableCloseCode,
+  joinBytes,
   OPCODE,
   type WireProblem,
-} from "./_ws_codec.ts";
-import {
-  MessageReader,
-  READ_CHUNK_BYTES,
-  ReceiveBuffer,
-  type WireItem,
-} from "./_ws_reader.ts";
+  type WsRole,
+} from "./codec.ts";
+import { MessageReader, READ_CHUNK_BYTES, type WireItem } from "./reader.ts";
 
 /**
- * Largest message accepted: the mesh's frame limit plus slack, so that the
- * channel still sees, counts and names a slightly oversized frame itself.
+ * Largest message accepted by default, frame headers included: a 64 KiB
+ * payload (clustd's sealed frame limit) in one frame with the longest header.
  */
-export const WS_MESSAGE_BYTES_MAX_DEFAULT = FRAME_BYTES_MAX + 16 * 1024;
+export const WS_MESSAGE_BYTES_MAX_DEFAULT = 64 * 1024 + FRAME_HEADER_BYTES_MAX;
 /** Time from construction to an open socket before giving up. */
 export const WS_OPEN_TIMEOUT_MS_DEFAULT = 10_000;
 /** Time to wait for the peer's close frame (and for writes to drain). */
 export const WS_CLOSE_WAIT_MS_DEFAULT = 1000;
-/** Bytes queued for the socket before the connection is failed. */
-export const WS_SEND_QUEUE_BYTES_MAX = 16 * 1024 * 1024;
-const HANDSHAKE_RESPONSE_BYTES_MAX = 16 * 1024;
+/**
+ * Bytes queued for the socket (beyond what the kernel took) before the
+ * connection is failed: a few of the largest messages. A peer that sends
+ * pings and never reads our pongs is dropped here.
+ */
+export const WS_SEND_QUEUE_BYTES_MAX_DEFAULT = 1024 * 1024;
 
-/** Options of `WsClient`; the defaults suit the mesh. */
-export interface WsClientOptions {
+/** Options shared by both ends. */
+export interface WsSocketOptions {
   /** Refuse (close with 1009) a message larger than this many bytes. */
   messageBytesMax?: number;
   openTimeoutMs?: number;
   closeWaitMs?: number;
-  /** Extra PEM root certificates for `wss:`. */
-  caCerts?: string[];
+  /** Fail the connection when more than this many bytes wait to be sent. */
+  sendQueueBytesMax?: number;
+}
+
+/** An opened connection: the conn and the bytes already read past the upgrade. */
+export interface OpenedConn {
+  conn: Deno.Conn;
+  buffered: Uint8Array;
+}
+
+/** What `open` may use while opening; throws once the socket gave up. */
+export interface Opening {
+  /** Records the conn so a timeout or close() can close it. */
+  adopt(conn: Deno.Conn): void;
+  /** Throws when the socket stopped connecting (timeout or close()). */
+  check(): void;
+  /** Aborted on open timeout or close() while connecting. */
+  signal: AbortSignal;
 }
 
 interface CloseInfo {
@@ -60,8 +70,8 @@ interface CloseInfo {
   wasClean: boolean;
 }
 
-/** A WebSocket client with Nagle's algorithm off; see the module comment. */
-export class WsClient {
+/** A WebSocket end over a raw connection; see the module comment. */
+export class WsSocket {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -72,8 +82,9 @@ export class WsClient {
   onmessage: ((event: MessageEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
   onclose: ((event: CloseEvent) => void) | null = null;
-  #state: number = WsClient.CONNECTING;
-  #o: Required<Omit<WsClientOptions, "caCerts">> & { caCerts?: string[] };
+  readonly #role: WsRole;
+  #state: number = WsSocket.CONNECTING;
+  #o: Required<WsSocketOptions>;
   #conn: Deno.Conn | undefined;
   #abort = new AbortController();
   #closeInfo: CloseInfo | undefined;
@@ -85,26 +96,21 @@ export class WsClient {
   // Owned here so the lifecycle has one awaited root; it never rejects.
   readonly #lifecycle: Promise<void>;
 
-  /** Starts connecting to `url` (`ws:`, `wss:`, `http:` or `https:`). */
-  constructor(url: string | URL, options: WsClientOptions = {}) {
-    const target = new URL(url);
-    if (target.protocol === "http:") target.protocol = "ws:";
-    if (target.protocol === "https:") target.protocol = "wss:";
-    if (target.protocol !== "ws:" && target.protocol !== "wss:") {
-      throw new DOMException(
-        `Only ws: and wss: URLs are supported, got "${target.protocol}"`,
-        "SyntaxError",
-      );
-    }
-    if (target.hash !== "") {
-      throw new DOMException("A WebSocket URL has no fragment", "SyntaxError");
-    }
-    this.url = target.href;
+  /** Starts `open`; `url` names the other end in messages. */
+  constructor(
+    url: string,
+    role: WsRole,
+    open: (opening: Opening) => Promise<OpenedConn>,
+    options: WsSocketOptions = {},
+  ) {
+    this.url = url;
+    this.#role = role;
     this.#o = {
       messageBytesMax: options.messageBytesMax ?? WS_MESSAGE_BYTES_MAX_DEFAULT,
       openTimeoutMs: options.openTimeoutMs ?? WS_OPEN_TIMEOUT_MS_DEFAULT,
       closeWaitMs: options.closeWaitMs ?? WS_CLOSE_WAIT_MS_DEFAULT,
-      ...(options.caCerts === undefined ? {} : { caCerts: options.caCerts }),
+      sendQueueBytesMax: options.sendQueueBytesMax ??
+        WS_SEND_QUEUE_BYTES_MAX_DEFAULT,
     };
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -112,7 +118,7 @@ export class WsClient {
         `no WebSocket connection to ${this.url} within ${this.#o.openTimeoutMs} ms`,
       );
     }, this.#o.openTimeoutMs);
-    this.#lifecycle = this.#run(target);
+    this.#lifecycle = this.#run(open);
   }
 
   /** `CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
@@ -127,10 +133,10 @@ export class WsClient {
 
   /** Sends a text (string) or binary message; dropped once closing. */
   send(data: string | Uint8Array | ArrayBuffer): void {
-    if (this.#state === WsClient.CONNECTING) {
+    if (this.#state === WsSocket.CONNECTING) {
       throw new DOMException("The WebSocket is not open", "InvalidStateError");
     }
-    if (this.#state !== WsClient.OPEN) return;
+    if (this.#state !== WsSocket.OPEN) return;
     const payload = typeof data === "string"
       ? new TextEncoder().encode(data)
       : data instanceof ArrayBuffer
@@ -156,20 +162,31 @@ export class WsClient {
         "SyntaxError",
       );
     }
-    if (this.#state === WsClient.CONNECTING) {
+    if (this.#state === WsSocket.CONNECTING) {
       this.#failConnecting("the WebSocket was closed before it opened");
-    } else if (this.#state === WsClient.OPEN) {
+    } else if (this.#state === WsSocket.OPEN) {
       this.#startClosing(code, reason);
     }
   }
 
-  async #run(target: URL): Promise<void> {
+  async #run(open: (opening: Opening) => Promise<OpenedConn>): Promise<void> {
     try {
-      const reader = await this.#open(target);
-      if (this.#state !== WsClient.CONNECTING) return;
-      this.#state = WsClient.OPEN;
+      const opened = await open({
+        adopt: (conn) => {
+          this.#conn = conn;
+          this.#assertConnecting();
+        },
+        check: () => this.#assertConnecting(),
+        signal: this.#abort.signal,
+      });
+      this.#conn = opened.conn;
+      this.#assertConnecting();
+      const reader = new MessageReader(this.#o.messageBytesMax, this.#role);
+      const problem = reader.push(opened.buffered);
+      this.#state = WsSocket.OPEN;
       this.#clearTimer();
       this.#dispatch(this.onopen, new Event("open"));
+      if (problem !== undefined) return void this.#failOpen(problem);
       await this.#readLoop(reader);
     } catch (error: unknown) {
       // A read or write failing after we chose to close the conn is
@@ -181,54 +198,6 @@ export class WsClient {
     } finally {
       await this.#finish();
     }
-  }
-
-  /** Connects, upgrades, and returns bytes that followed the 101 head. */
-  async #open(target: URL): Promise<MessageReader> {
-    const secure = target.protocol === "wss:";
-    const hostname = target.hostname.replace(/^\[(.*)\]$/, "$1");
-    const port = target.port === "" ? (secure ? 443 : 80) : +target.port;
-    const tcp = await Deno.connect({
-      hostname,
-      port,
-      signal: this.#abort.signal,
-    });
-    this.#conn = tcp;
-    this.#assertConnecting();
-    tcp.setNoDelay(true);
-    const conn = secure
-      ? await Deno.startTls(tcp, {
-        hostname,
-        ...(this.#o.caCerts === undefined ? {} : { caCerts: this.#o.caCerts }),
-      })
-      : tcp;
-    this.#assertConnecting();
-    this.#conn = conn;
-    const key = base64(crypto.getRandomValues(new Uint8Array(16)));
-    const expected = await acceptKey(key);
-    this.#assertConnecting();
-    await writeAll(conn, handshakeRequest(target, key));
-    const head = new ReceiveBuffer(HANDSHAKE_RESPONSE_BYTES_MAX);
-    const chunk = new Uint8Array(4096);
-    let end = -1;
-    while (end < 0) {
-      const count = await conn.read(chunk);
-      if (count === null) {
-        throw new Error("the server closed the connection during the upgrade");
-      }
-      if (!head.push(chunk.subarray(0, count))) {
-        throw new Error(
-          `the upgrade response is over ${HANDSHAKE_RESPONSE_BYTES_MAX} bytes`,
-        );
-      }
-      end = headEnd(head.view());
-    }
-    const text = new TextDecoder().decode(head.view().subarray(0, end - 4));
-    const problem = checkHandshakeResponse(text, expected);
-    if (problem !== undefined) throw new Error(problem);
-    const reader = new MessageReader(this.#o.messageBytesMax);
-    reader.push(head.view().subarray(end));
-    return reader;
   }
 
   async #readLoop(reader: MessageReader): Promise<void> {
@@ -254,7 +223,7 @@ export class WsClient {
       case "problem":
         return this.#failOpen(item);
       case "ping":
-        if (this.#state === WsClient.OPEN) {
+        if (this.#state === WsSocket.OPEN) {
           this.#enqueue(OPCODE.pong, item.payload);
         }
         return true;
@@ -266,16 +235,16 @@ export class WsClient {
           reason: item.reason,
           wasClean: true,
         };
-        if (this.#state === WsClient.OPEN) {
+        if (this.#state === WsSocket.OPEN) {
           // The peer started closing: echo its code, then end the connection.
-          this.#state = WsClient.CLOSING;
+          this.#state = WsSocket.CLOSING;
           const code = item.code === 1005 ? undefined : item.code;
           this.#enqueue(OPCODE.close, encodeClose(code, ""));
         }
         return false;
     }
     // Messages arriving after our close frame are dropped, as browsers do.
-    if (this.#state !== WsClient.OPEN) return true;
+    if (this.#state !== WsSocket.OPEN) return true;
     const data = item.kind === "text"
       ? item.text
       : this.binaryType === "blob"
@@ -289,8 +258,17 @@ export class WsClient {
   }
 
   #startClosing(code: number | undefined, reason: string): void {
-    this.#state = WsClient.CLOSING;
+    this.#state = WsSocket.CLOSING;
     this.#enqueue(OPCODE.close, encodeClose(code, reason));
+    if (this.#role === "server") {
+      // The server ends the TCP connection first (RFC 6455 §7.1.1): once
+      // the close frame is out, without waiting for an echo that a hostile
+      // client would never send. The timer below bounds a stuck write.
+      this.#closeInfo ??= { code: code ?? 1005, reason, wasClean: true };
+      const writing = this.#writing;
+      if (writing === undefined) this.#closeConn();
+      else void writing.then(() => this.#closeConn());
+    }
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       // The peer never answered our close frame: end it uncleanly.
@@ -308,8 +286,8 @@ export class WsClient {
       reason: problem.message.slice(0, CLOSE_REASON_BYTES_MAX),
       wasClean: false,
     };
-    if (this.#state === WsClient.OPEN) {
-      this.#state = WsClient.CLOSING;
+    if (this.#state === WsSocket.OPEN) {
+      this.#state = WsSocket.CLOSING;
       this.#enqueue(
         OPCODE.close,
         encodeClose(problem.code, problem.message.slice(0, 60)),
@@ -319,9 +297,9 @@ export class WsClient {
   }
 
   #failConnecting(message: string): void {
-    if (this.#state !== WsClient.CONNECTING) return;
+    if (this.#state !== WsSocket.CONNECTING) return;
     this.#recordFailure(message);
-    this.#state = WsClient.CLOSING;
+    this.#state = WsSocket.CLOSING;
     this.#abort.abort();
     this.#closeConn();
   }
@@ -335,13 +313,16 @@ export class WsClient {
     const frame = encodeFrame(
       opcode,
       payload,
-      crypto.getRandomValues(new Uint8Array(4)),
+      this.#role === "client"
+        ? crypto.getRandomValues(new Uint8Array(4))
+        : undefined,
     );
-    if (this.#sendQueueBytes + frame.length > WS_SEND_QUEUE_BYTES_MAX) {
+    const max = this.#o.sendQueueBytesMax;
+    if (this.#sendQueueBytes + frame.length > max) {
       this.#recordFailure(
-        `over ${WS_SEND_QUEUE_BYTES_MAX} bytes queued: the peer is not reading`,
+        `over ${max} bytes queued: the peer is not reading`,
       );
-      this.#state = WsClient.CLOSING;
+      this.#state = WsSocket.CLOSING;
       this.#closeConn();
       return;
     }
@@ -376,7 +357,7 @@ export class WsClient {
   /** Drains writes (bounded), closes the conn, dispatches error and close. */
   async #finish(): Promise<void> {
     this.#clearTimer();
-    this.#state = WsClient.CLOSING;
+    this.#state = WsSocket.CLOSING;
     if (this.#writing !== undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<void>((resolve) => {
@@ -388,7 +369,7 @@ export class WsClient {
     this.#closeConn();
     // Closing the conn ends a stuck write; wait so no op outlives us.
     await this.#writing;
-    this.#state = WsClient.CLOSED;
+    this.#state = WsSocket.CLOSED;
     this.#sendQueue = [];
     const info = this.#closeInfo ?? { code: 1006, reason: "", wasClean: false };
     if (this.#error !== undefined) {
@@ -413,7 +394,7 @@ export class WsClient {
   }
 
   #assertConnecting(): void {
-    if (this.#state !== WsClient.CONNECTING) {
+    if (this.#state !== WsSocket.CONNECTING) {
       throw new Error("closed while connecting");
     }
   }
@@ -437,7 +418,11 @@ export class WsClient {
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes` to `conn`. */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     offset += await conn.write(bytes.subarray(offset));

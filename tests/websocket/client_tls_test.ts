@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { WsClient } from "../../src/mesh/_ws_client.ts";
+import { WsClient } from "../../src/websocket/client.ts";
 
 const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
 
