@@ -55,6 +55,7 @@ drivers and checks, or refuses (changing nothing) what needs a restart.`,
     if (typeof parsed === "number") return parsed;
     const config = await loadConfigOrReport(
       stringFlag(parsed.values, "config"),
+      { programs: true },
     );
     if (typeof config === "number") return config;
     if (parsed.values["log-format"] === undefined) {

@@ -27,6 +27,17 @@ const HANDSHAKE_REASONS: Record<HandshakeFailure, true> = {
   capacity: true,
 };
 
+/** Every admission refusal reason (see HANDSHAKE_REASONS). */
+const ADMISSION_REASONS: Record<
+  keyof MeshMetrics["admissionsRefusedByReason"],
+  true
+> = {
+  handshakes_total: true,
+  handshakes_per_source: true,
+  rate_per_source: true,
+  rate_total: true,
+};
+
 /** Every frame error reason (see HANDSHAKE_REASONS). */
 const FRAME_REASONS: Record<FrameError, true> = {
   too_large: true,
@@ -79,11 +90,24 @@ export function meshFamilies(metrics: MeshMetrics): MetricFamily[] {
       "Authenticated connections established",
       metrics.connectsTotal,
     ),
-    counter(
-      "clustd_admissions_refused_total",
-      "Upgrades refused by the unauthenticated caps",
-      metrics.admissionsRefused,
-    ),
+    {
+      name: "clustd_admissions_refused_total",
+      help: "Upgrades refused by the unauthenticated caps and rates, by reason",
+      type: "counter",
+      samples: byReason(ADMISSION_REASONS, metrics.admissionsRefusedByReason),
+    },
+    {
+      name: "clustd_unauthenticated_connections",
+      help: "Connections holding an admission slot (handshaking or closing)",
+      type: "gauge",
+      samples: [{ value: metrics.unauthenticatedOpen }],
+    },
+    {
+      name: "clustd_handshakes_pending",
+      help: "Connections in their handshake now",
+      type: "gauge",
+      samples: [{ value: metrics.handshakesPending }],
+    },
     counter(
       "clustd_frames_sent_total",
       "Sealed frames sent",
@@ -152,15 +176,10 @@ export function driverFamilies(stats: DriverStats): MetricFamily[] {
   ];
 }
 
-/** The label of one check in metrics and logs. */
-export function checkLabel(check: { command: string }): string {
-  return check.command;
-}
-
 /** State, consecutive failures and last duration per check. */
 export function checkFamilies(checks: CheckStatus[]): MetricFamily[] {
   const per = (pick: (c: CheckStatus) => number) =>
-    checks.map((c) => ({ labels: { check: checkLabel(c) }, value: pick(c) }));
+    checks.map((c) => ({ labels: { check: c.id }, value: pick(c) }));
   return [
     {
       name: "clustd_check_healthy",

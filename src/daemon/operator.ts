@@ -227,9 +227,7 @@ export class Operator {
     if (member.role === "witness") {
       return `"${to}" is a witness: it votes but never becomes master`;
     }
-    if (member.priority === 0) {
-      return `"${to}" has priority 0: it never becomes master`;
-    }
+    // Its priority is its own (advertised), so ask it.
     const answer = await this.#ask("member_status", to);
     if (answer["ok"] !== true) {
       return `"${to}" cannot take over: ${String(answer["message"])}`;
@@ -237,7 +235,11 @@ export class Operator {
     const view = answer["view"] as {
       eligible?: boolean;
       ineligible?: string[];
+      priority?: number;
     };
+    if (view.priority === 0) {
+      return `"${to}" has priority 0: it never becomes master`;
+    }
     if (view.eligible === true) return null;
     return `"${to}" is not eligible: ${(view.ineligible ?? []).join("; ")}`;
   }
@@ -247,7 +249,6 @@ export class Operator {
     const peers = this.#host.config().cluster.peers;
     const reasons = await Promise.all(peers.map(async (peer) => {
       if (peer.role === "witness") return `${peer.id}: witness`;
-      if (peer.priority === 0) return `${peer.id}: priority 0`;
       const answer = await this.#ask("member_status", peer.id);
       if (answer["ok"] !== true) return `${peer.id}: ${answer["message"]}`;
       const view = answer["view"] as { ineligible?: string[] };
@@ -311,7 +312,7 @@ export class Operator {
   /** Re-reads the config file and applies it (SIGHUP and `clustd reload`). */
   async reloadFile(): Promise<Outcome & { errors: string[] }> {
     const path = this.#host.config().path;
-    const result = await loadConfig(path);
+    const result = await loadConfig(path, { programs: true });
     if (!result.ok) {
       const errors = result.errors.map(formatIssue);
       return {

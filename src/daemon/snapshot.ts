@@ -46,12 +46,12 @@ export function ineligibleReasons(parts: SnapshotParts): string[] {
     if (check.healthy) continue;
     reasons.push(
       check.failuresInRow > 0
-        ? `check "${check.command}" failing: ${check.lastResult} (${check.failuresInRow} in a row, fall ${check.fall})`
-        : `check "${check.command}" not passing yet (${check.successesInRow}/${check.rise} successes)`,
+        ? `check "${check.id}" failing: ${check.lastResult} (${check.failuresInRow} in a row, fall ${check.fall})`
+        : `check "${check.id}" not passing yet (${check.successesInRow}/${check.rise} successes)`,
     );
   }
   if (reasons.length === 0) {
-    reasons.push("pre_promote vetoed recently, or still starting");
+    reasons.push("start demote still running, or pre_promote vetoed recently");
   }
   return reasons;
 }
@@ -89,7 +89,7 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
       id: peer.id,
       url: peer.url,
       role: observedRole(peer.id, peer.role, election),
-      priority: peer.priority,
+      priority: seen?.priority ?? null,
       connected: link?.connected ?? false,
       eligible: seen?.eligible ?? null,
       rtt_ms: link?.rttMs === null || link?.rttMs === undefined

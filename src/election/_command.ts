@@ -5,7 +5,7 @@
  */
 
 import { isMaster, startHandover } from "./_leader.ts";
-import { canEverLead, type CoreState, log, peerAlive } from "./_state.ts";
+import { type CoreState, log, peerAlive, peerCanLead } from "./_state.ts";
 import { becomeFollower } from "./_transitions.ts";
 import type { Command } from "./types.ts";
 
@@ -26,10 +26,10 @@ function targetProblem(s: CoreState, to: string): string | null {
   if (peer.member.role === "witness") {
     return `"${to}" is a witness: it votes but never becomes master`;
   }
-  if (!canEverLead(peer.member)) {
+  if (!peerAlive(s, peer)) return `"${to}" is not connected`;
+  if (!peerCanLead(peer)) {
     return `"${to}" has priority 0: it never becomes master`;
   }
-  if (!peerAlive(s, peer)) return `"${to}" is not connected`;
   if (peer.eligible !== true) {
     return `"${to}" is not eligible (failing checks or drained)`;
   }
@@ -88,7 +88,11 @@ function switchover(s: CoreState, requestId: string, to: string | null): void {
 }
 
 /** Drain or shutdown: a master hands over; anyone else just stops campaigning. */
-function leave(s: CoreState, requestId: string, reason: string): void {
+function leave(
+  s: CoreState,
+  requestId: string,
+  reason: "drain" | "shutdown",
+): void {
   if (s.handover !== null) {
     return reply(s, requestId, true, `${reason}: handover already in progress`);
   }

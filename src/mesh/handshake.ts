@@ -236,9 +236,12 @@ export class ClientHandshake {
 export interface ServerHandshakeOptions {
   selfId: string;
   description: unknown;
-  /** The PSK for a channel kind, or undefined when that kind is not served. */
-  pskFor: (kind: ChannelKind) => Uint8Array | undefined;
-  /** Returns a refusal message when `id` may not open a `kind` channel. */
+  /** The PSK for a channel kind and client id, or undefined when that kind is not served. */
+  pskFor: (kind: ChannelKind, clientId: string) => Uint8Array | undefined;
+  /**
+   * Returns a refusal message when `id` may not open a `kind` channel;
+   * asked only after the client proved the key.
+   */
   checkClient: (kind: ChannelKind, id: string) => string | undefined;
   /** The kind whose path this connection arrived on, for refusal messages. */
   pathKind?: ChannelKind;
@@ -253,7 +256,7 @@ export class ServerHandshake {
   #schedule: Schedule | undefined;
   #clientId = "";
   #claimedId: string | undefined;
-  #kind: ChannelKind | undefined;
+  #kind: ChannelKind = "peer";
   #fingerprintMatches = false;
 
   constructor(options: ServerHandshakeOptions) {
@@ -314,7 +317,7 @@ export class ServerHandshake {
       const text = "malformed hello message";
       return fail("malformed", text, refusal("malformed", text));
     }
-    const psk = this.#options.pskFor(kind);
+    const psk = this.#options.pskFor(kind, clientId);
     if (psk === undefined) {
       const path = this.#options.pathKind;
       const text = path !== undefined && path !== kind
@@ -323,10 +326,8 @@ export class ServerHandshake {
           (kind === "driver" ? " (no driver token is configured)" : "");
       return fail("kind", text, refusal("kind", text));
     }
-    const refused = this.#options.checkClient(kind, clientId);
-    if (refused !== undefined) {
-      return fail("identity", refused, refusal("identity", refused));
-    }
+    // Which ids may connect is checked only in `#finish`, once the client
+    // proved the key: an answer here would tell anyone which ids exist.
     const own = await generateEphemeral();
     const shared = await x25519(own.privateKey, ephemeral);
     if (shared === undefined) {
@@ -392,6 +393,10 @@ export class ServerHandshake {
           description: this.#options.description,
         }),
       );
+    }
+    const refused = this.#options.checkClient(this.#kind, this.#clientId);
+    if (refused !== undefined) {
+      return fail("identity", refused, refusal("identity", refused));
     }
     return {
       result: {
