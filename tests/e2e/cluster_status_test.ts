@@ -201,6 +201,13 @@ Deno.test("history lists three failovers and a switchover in order with reasons,
         e.node === from && e.from === "master" && e.to === "backup"
       );
       assert.equal(handover?.reason, "switchover");
+      const takeover = promotions.findLast((e) => e.node === to);
+      assert.equal(takeover?.reason, "handover");
+      // The failovers were elections.
+      assert.deepEqual(
+        promotions.slice(1, 4).map((e) => e.reason),
+        ["elected", "elected", "elected"],
+      );
       const times = history.entries.map((e) => e.time);
       assert.deepEqual(times, [...times].sort());
       for (const e of history.entries) {
