@@ -28,7 +28,9 @@ export function statusTable(status: StatusSnapshot): string {
   const since = status.master_since === null
     ? ""
     : ` since ${status.master_since}`;
-  const why = status.eligible ? "" : ` (${status.ineligible.join("; ")})`;
+  const why = status.eligible
+    ? ""
+    : ` (${(status.ineligible ?? []).join("; ")})`;
   const head = [
     `node ${status.id}: ${status.role}, term ${status.term}, quorum ${
       cell(status.quorum)

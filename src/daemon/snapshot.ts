@@ -201,7 +201,7 @@ export function daemonFamilies(
       help:
         "1 while the cluster is paused (clustd pause): no automatic failover",
       type: "gauge",
-      samples: [{ value: snapshot.paused ? 1 : 0 }],
+      samples: [{ value: snapshot.paused === true ? 1 : 0 }],
     },
     {
       name: "clustd_lease_remaining_seconds",

@@ -29,11 +29,11 @@ export interface StatusSnapshot {
   master: string | null;
   quorum: boolean;
   eligible: boolean;
-  /** Why the node is not eligible (a failing check, drained, ...); empty when eligible. */
-  ineligible: string[];
+  /** Why the node is not eligible (a failing check, drained, ...); the daemon always sets it. */
+  ineligible?: string[];
   drained: boolean;
-  /** Cluster maintenance: no automatic failover (clustd pause). */
-  paused: boolean;
+  /** Cluster maintenance: no automatic failover (clustd pause); the daemon always sets it. */
+  paused?: boolean;
   lease_remaining_ms: number;
   master_since: string | null;
   uptime_ms: number;
@@ -81,14 +81,14 @@ export function handleProbe(
   switch (path) {
     case "/health": {
       const s = source.snapshot();
-      const paused = s.paused ? " (paused)" : "";
+      const paused = s.paused === true ? " (paused)" : "";
       return s.quorum
         ? text(200, `ok${paused}`)
         : text(503, `no quorum${paused}`);
     }
     case "/master": {
       const s = source.snapshot();
-      const paused = s.paused ? ", paused" : "";
+      const paused = s.paused === true ? ", paused" : "";
       return s.role === "master"
         ? text(200, `master ${s.id} term ${s.term}${paused}`)
         : text(503, `not master (${s.role}${paused})`);
