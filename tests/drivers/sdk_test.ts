@@ -277,7 +277,10 @@ Deno.test("the example program writes the node's role to its state file", async 
     await node.close();
     assert.equal(status.code, 0, log);
     assert.match(log, /connected nodeId=n1/);
-    assert.match(log, /promote role=master term=\d+ node=n1 master=n1/);
+    assert.match(
+      log,
+      /promote role=master term=\d+ node=n1 master=n1 source=\w+ reason=elected/,
+    );
     assert.match(log, /demote role=backup/);
   }
 });
