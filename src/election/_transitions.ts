@@ -41,13 +41,16 @@ export function demoteIfPromoted(
 const NEWER_TERM_REASONS: ReadonlySet<string> = new Set([
   "heartbeat",
   "higher_term_ack",
+  "higher_term_pre_vote",
+  "higher_term_vote",
   "vote_request",
 ]);
 
 /**
  * The public reason for a promoted leader that becomes a follower for the
- * internal `reason`. A heartbeat, ack or granted vote request of a newer
- * term all mean a newer term began (the last only in a mutated test core). Any other reason must already be a documented one: a
+ * internal `reason`. A heartbeat, ack, late (pre-)vote answer or granted
+ * vote request of a newer term all mean a newer term began (the last only
+ * in a mutated test core). Any other reason must already be a documented one: a
  * master stepping down for a reason drivers cannot be told is a bug.
  */
 function demoteReasonOf(reason: string): DemoteReason {
