@@ -75,6 +75,8 @@ export class Daemon {
   #lastNowMs = 0;
   #startMs = 0;
   #stopping = false;
+  /** Set once a stopping master has handed over: peers' messages are ignored. */
+  #closing = false;
   #masterSinceWallMs: number | null = null;
   #demoteDoneTerm = -1;
   /** The reload in progress (resolved when none). */
@@ -241,7 +243,9 @@ export class Daemon {
   }
 
   #onMeshEvent(event: MeshEvent): void {
-    if (this.#stopping && event.kind === "message") return;
+    // A stopping master still takes its peers' acks until it has handed
+    // over: a handover wait (handover_drain_ms) keeps renewing its lease.
+    if (this.#closing && event.kind === "message") return;
     // Operator messages (status, history, forwarded commands, pause) share
     // the peer channel but never reach the election core.
     if (
@@ -536,6 +540,7 @@ export class Daemon {
     const wasMaster = this.#election.status(this.#now()).role === "master";
     this.command("shutdown", { type: "shutdown" });
     if (wasMaster) await this.#awaitHandover();
+    this.#closing = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#operator.close();

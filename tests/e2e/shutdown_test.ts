@@ -64,3 +64,38 @@ Deno.test("SIGTERM: the master exits within 200 ms after its demote hook finishe
     await cluster.close();
   }
 });
+
+Deno.test("SIGTERM with handover_drain_ms longer than the lease: the master keeps its lease through the wait and hands over", async () => {
+  const drainMs = 600;
+  const cluster = TestCluster.create({
+    heartbeatMs: 100,
+    electionTimeoutMs: 400,
+    extraCluster: `  handover_drain_ms: ${drainMs}`,
+    nodes: [
+      { id: "n1", priority: 100 },
+      { id: "n2", priority: 90 },
+      { id: "n3", priority: 80 },
+    ],
+  });
+  try {
+    cluster.startAll();
+    const promotes = await cluster.waitForPromotes(1, 15_000);
+    assert.equal(promotes.length, 1);
+    await sleep(500);
+    const master = promotes.at(-1)!.node;
+    const sentMs = await cluster.signal(master, "SIGTERM");
+    const log = cluster.logOf(master);
+    // A planned demote after the wait, not a lost lease during it.
+    assert.match(log, /election: demote .*reason=shutdown handover=true/);
+    assert.doesNotMatch(log, /reason=(lease_expired|quorum_lost)/);
+    const demote = cluster.hooks().findLast((h) =>
+      h.node === master && h.event === "demote"
+    );
+    assert.ok(demote !== undefined && demote.atMs - sentMs >= drainMs - 50);
+    const next = await cluster.waitForPromotes(2, 5000);
+    assert.equal(next.length, 2, "a new master after the handover");
+    assert.ok(next[1]!.atMs >= demote.atMs, "promote after the old demote");
+  } finally {
+    await cluster.close();
+  }
+});
