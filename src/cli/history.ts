@@ -24,7 +24,7 @@ export const historyCommand: Command = {
   usage: `Usage: clustd history [--json] [--node URL]
 
 Prints every role transition (time, term, node, from, to, reason) that the
-members keep in their state_dir (the last 500 each), merged by time. A
+members keep in their state_dir (the newest ~450 each), merged by time. A
 member that cannot be asked is named at the end; the rest still print.
 
 Options:

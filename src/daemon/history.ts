@@ -13,6 +13,12 @@ import { Logger } from "../log.ts";
 /** Entries kept in memory and after compaction. */
 export const HISTORY_ENTRIES_MAX = 500;
 
+/**
+ * Most bytes of history one answer carries (newest entries first to go in),
+ * well inside the 64 KiB message limit of the mesh and control channels.
+ */
+export const HISTORY_WIRE_BYTES_MAX = 48 * 1024;
+
 /** Name of the history file inside `state_dir`. */
 export const HISTORY_FILE = "history.jsonl";
 
@@ -127,5 +133,18 @@ export class HistoryLog {
   /** Transitions, oldest first. */
   entries(): Transition[] {
     return [...this.#entries];
+  }
+
+  /** The newest transitions that fit one message (HISTORY_WIRE_BYTES_MAX), oldest first. */
+  wireEntries(): Transition[] {
+    const out: Transition[] = [];
+    let bytes = 0;
+    for (let i = this.#entries.length - 1; i >= 0; i--) {
+      const entry = this.#entries[i]!;
+      bytes += JSON.stringify(entry).length + 1;
+      if (bytes > HISTORY_WIRE_BYTES_MAX) break;
+      out.push(entry);
+    }
+    return out.reverse();
   }
 }

@@ -156,7 +156,7 @@ export class Operator {
 
   #own(kind: "member_status" | "history"): Answer {
     if (kind === "history") {
-      return { ok: true, entries: this.history.entries() };
+      return { ok: true, entries: this.history.wireEntries() };
     }
     return { ok: true, view: memberView(this.#host.snapshot()) };
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   HISTORY_ENTRIES_MAX,
   HISTORY_FILE,
+  HISTORY_WIRE_BYTES_MAX,
   HistoryLog,
 } from "../../src/daemon/history.ts";
 import {
@@ -58,6 +59,10 @@ Deno.test("HistoryLog is bounded in memory and on disk", () => {
       .split("\n");
     assert.ok(lines.length <= 2 * HISTORY_ENTRIES_MAX, `${lines.length} lines`);
     assert.equal(new HistoryLog(dir).entries().at(-1)?.term, total);
+    // What one answer carries fits a message and ends with the newest.
+    const wire = log.wireEntries();
+    assert.ok(JSON.stringify(wire).length <= HISTORY_WIRE_BYTES_MAX + 2);
+    assert.equal(wire.at(-1)?.term, total);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
