@@ -15,6 +15,7 @@ import {
   KEYS,
 } from "./schema.ts";
 import { decodeSecret } from "./secret.ts";
+import { readFloatingIp, readVip, type ResourceIo } from "./_resources.ts";
 import type {
   BashDriverConfig,
   CheckConfig,
@@ -30,10 +31,10 @@ export interface DriverEntry {
 }
 
 /** Reads `drivers:`; invalid entries are reported and skipped. */
-export function readDrivers(root: Section): DriverEntry[] {
+export function readDrivers(root: Section, io: ResourceIo): DriverEntry[] {
   const drivers: DriverEntry[] = [];
   root.list("drivers").forEach((item, index) => {
-    const entry = readDriver(root.reader, `drivers[${index}]`, item);
+    const entry = readDriver(root.reader, `drivers[${index}]`, item, io);
     if (entry !== null) drivers.push(entry);
   });
   return drivers;
@@ -43,6 +44,7 @@ function readDriver(
   reader: Reader,
   path: string,
   item: YamlNode,
+  io: ResourceIo,
 ): DriverEntry | null {
   const types = DRIVER_TYPES.map((t) => `"${t}"`).join(", ");
   if (item.kind !== "map") {
@@ -60,7 +62,8 @@ function readDriver(
     return null;
   }
   const type = typeNode.kind === "scalar" ? typeNode.value : undefined;
-  if (type !== "bash" && type !== "webhook" && type !== "external") {
+  const known = DRIVER_TYPES.find((t) => t === type);
+  if (known === undefined) {
     const guess = typeof type === "string"
       ? closest(type, DRIVER_TYPES)
       : undefined;
@@ -76,12 +79,16 @@ function readDriver(
     );
     return null;
   }
-  const section = reader.section(path, item, KEYS[type]);
+  const section = reader.section(path, item, KEYS[known]);
   if (section === null) return null;
-  const driver = type === "bash"
+  const driver = known === "bash"
     ? readBash(section)
-    : type === "webhook"
+    : known === "webhook"
     ? readWebhook(section)
+    : known === "vip"
+    ? readVip(section, io)
+    : known === "floating_ip"
+    ? readFloatingIp(section, io)
     : readExternal(section);
   return { driver, section };
 }

@@ -12,6 +12,7 @@ import {
   requiredSection,
 } from "./_cluster.ts";
 import { readChecks, readDrivers, readId } from "./_drivers.ts";
+import type { FindProgram } from "./_resources.ts";
 import { checkMembership } from "./_membership.ts";
 import { checkUrl, isAbsolutePath, parseListen } from "./_net.ts";
 import { describeAsSubject, Reader, type Section } from "./_reader.ts";
@@ -34,8 +35,10 @@ export interface ValidateOptions {
   file: string;
   /** Absolute path of the config; relative paths inside resolve against its directory. */
   path?: string;
-  /** Reads `secret_file` and `driver_token_file`. */
+  /** Reads `secret_file`, `driver_token_file` and drivers' `token_file`. */
   readFile: ReadFile;
+  /** Finds a program a driver runs; default: trusts the first candidate path. */
+  findProgram?: FindProgram;
 }
 
 /** Validates a whole config file and reports every problem at once. */
@@ -84,7 +87,11 @@ function readRoot(
       : joinPath(dirname(options.path), path);
   const node = readNode(root);
   const clusterRead = readCluster(root, resolve, options.readFile);
-  const driverEntries = readDrivers(root);
+  const driverEntries = readDrivers(root, {
+    resolve,
+    readFile: options.readFile,
+    findProgram: options.findProgram ?? ((paths) => paths[0] ?? null),
+  });
   const drivers = driverEntries.map((entry) => entry.driver);
   const checks = readChecks(root);
   const stateDir = resolve(root.string("state_dir") ?? STATE_DIR_DEFAULT);

@@ -34,7 +34,7 @@ export interface ActionEvent {
 export interface DriverStat {
   /** Position in the config's `drivers` list. */
   index: number;
-  type: "bash" | "webhook";
+  type: "bash" | "webhook" | "vip" | "floating_ip";
   /** `bash#0`, `webhook#1`: type and index, used in logs. */
   name: string;
   runs: number;
@@ -42,6 +42,8 @@ export interface DriverStat {
   timeouts: number;
   lastDurationMs: number;
   totalDurationMs: number;
+  /** vip and floating_ip: repairs, announcements, API calls... (shared/ResourceStats). */
+  resource?: Record<string, number>;
 }
 
 /** How an action ended: `settled` false means the state was not applied (superseded). */
@@ -56,6 +58,8 @@ export interface DriverAction {
   perform(event: ActionEvent, time: string): Promise<ActionOutcome>;
   /** A newer, different event arrived while `perform` runs. */
   supersede(): void;
+  /** Called at dispatch, before queueing: resource drivers move their fence. */
+  notify?(event: ActionEvent): void;
   stop(deadlineMs: number): Promise<void>;
 }
 

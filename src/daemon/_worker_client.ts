@@ -14,6 +14,7 @@ import {
   describeError,
   type HostMessage,
   isRecord,
+  type WorkerLogLine,
   type WorkerMessage,
 } from "../../drivers/_protocol.ts";
 
@@ -56,11 +57,18 @@ export class WorkerClient {
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #stopped = false;
+  readonly #onLog: ((line: WorkerLogLine) => void) | null;
 
-  constructor(name: string, spawn: () => Worker, log: Logger) {
+  constructor(
+    name: string,
+    spawn: () => Worker,
+    log: Logger,
+    onLog: ((line: WorkerLogLine) => void) | null = null,
+  ) {
     this.#name = name;
     this.#spawn = spawn;
     this.#log = log;
+    this.#onLog = onLog;
   }
 
   /** Spawns the Worker and waits until it has loaded; rejects when it cannot. */
@@ -136,7 +144,12 @@ export class WorkerClient {
       worker.postMessage({ kind: "ping", id: 0 });
     }, READY_PING_INTERVAL_MS);
     worker.onmessage = (event: MessageEvent) => {
-      if (isRecord(event.data) && event.data.kind === "ready") {
+      if (
+        isRecord(event.data) && event.data.kind === "log" &&
+        this.#onLog !== null
+      ) {
+        this.#onLog(event.data as unknown as WorkerLogLine);
+      } else if (isRecord(event.data) && event.data.kind === "ready") {
         this.#stopReadyTimers();
         this.#readyWaiter?.resolve();
         this.#readyWaiter = null;

@@ -8,6 +8,9 @@
  * - bash:    `run` = its promote/demote/pre_promote scripts + the kill helper
  * - check:   `run` = its command + the kill helper
  * - webhook: `net` = `host:port` of its URL
+ * - vip + floating_ip (one Worker per driver host): `run` = the `ip` and
+ *   `arping`/`na6` programs check-config resolved; `net` = `host:port` of
+ *   each provider API URL, and of the metadata URL when no `machine_id` is set
  *
  * The kill helper is `kill(1)`: `Deno.kill()` would need unrestricted `run`
  * (see drivers/_run_process.ts). Worker URLs are static `new URL(...)`
@@ -19,6 +22,8 @@
 import type {
   BashDriverConfig,
   CheckConfig,
+  FloatingIpDriverConfig,
+  VipDriverConfig,
   WebhookDriverConfig,
 } from "../config/types.ts";
 
@@ -129,5 +134,40 @@ export function spawnCheckWorker(
   return new Worker(
     new URL("../../drivers/check_worker.ts", import.meta.url).href,
     workerOptions(checkWorkerPermissions(config, killPath)),
+  );
+}
+
+/** A vip or floating_ip driver. */
+export type ResourceDriverConfig = VipDriverConfig | FloatingIpDriverConfig;
+
+/** Permissions of the resource Worker: the programs and hosts its drivers name. */
+export function resourceWorkerPermissions(
+  drivers: ResourceDriverConfig[],
+): Deno.PermissionOptionsObject {
+  const run = new Set<string>();
+  const net = new Set<string>();
+  for (const driver of drivers) {
+    if (driver.type === "vip") {
+      run.add(driver.ipProgram);
+      run.add(driver.announceProgram);
+    } else {
+      net.add(netAddress(driver.apiUrl));
+      if (driver.machineId === undefined) {
+        net.add(netAddress(driver.metadataUrl));
+      }
+    }
+  }
+  return {
+    ...DENY_ALL,
+    run: run.size === 0 ? false : [...run],
+    net: net.size === 0 ? false : [...net],
+  };
+}
+
+/** Starts the resource Worker with `resourceWorkerPermissions`. */
+export function spawnResourceWorker(drivers: ResourceDriverConfig[]): Worker {
+  return new Worker(
+    new URL("../../drivers/resource_worker.ts", import.meta.url).href,
+    workerOptions(resourceWorkerPermissions(drivers)),
   );
 }

@@ -20,6 +20,7 @@ import {
   WebhookAction,
 } from "./_driver_actions.ts";
 import { findKillProgram } from "./_workers.ts";
+import { ResourceAction, ResourceWorker } from "./_resource_action.ts";
 
 export type { DriverStat } from "./_driver_actions.ts";
 
@@ -75,6 +76,7 @@ class DriverLane {
   }
 
   dispatch(event: RoleEvent): void {
+    this.action.notify?.(event);
     this.#target = { event, time: new Date().toISOString() };
     if (this.#running === null) {
       this.#idle = this.#pump();
@@ -134,6 +136,12 @@ export class DriverHost {
         "no kill(1) found at /usr/bin/kill or /bin/kill: a timed-out script's own children will survive",
       );
     }
+    const resources = drivers.filter((d) =>
+      d.type === "vip" || d.type === "floating_ip"
+    );
+    const resourceWorker = resources.length > 0
+      ? new ResourceWorker(resources)
+      : null;
     drivers.forEach((driver, index) => {
       let action: DriverAction;
       if (driver.type === "bash") {
@@ -146,6 +154,11 @@ export class DriverHost {
           driver,
           driver.secret ?? options.clusterSecret,
         );
+      } else if (
+        (driver.type === "vip" || driver.type === "floating_ip") &&
+        resourceWorker !== null
+      ) {
+        action = new ResourceAction(index, driver, resourceWorker);
       } else {
         return;
       }
