@@ -45,6 +45,22 @@ const IP_TIMEOUT_MS = 5000;
 /** Gap between the announcements of one burst. */
 const ANNOUNCE_GAP_MS = 100;
 
+/** Longest one announcement run may take (`arping` waits 1 s for replies). */
+const ANNOUNCE_TIMEOUT_MS = 3000;
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
 /** The address part, canonical as `ip` prints it (IPv6 compressed, lower case). */
 function canonical(address: string): string {
   const [ip = "", bits = ""] = address.split("/");
@@ -194,44 +210,46 @@ export class VipUnit implements ResourceUnit {
     });
   }
 
-  /** Sends `count` announcements unless the term ends first. */
+  /**
+   * Sends `count` announcements, `ANNOUNCE_GAP_MS` apart, unless the term
+   * ends first. One program run per packet: `arping` sends at once but then
+   * waits a second for replies, so runs overlap instead of queueing.
+   */
   async #announce(term: number, count: number): Promise<void> {
-    if (!this.#fence.holds(term) || this.#masterTerm !== term) return;
     const [ip = ""] = this.#config.address.split("/");
     const iface = this.#config.interface;
     const args = this.#v6
       // Unsolicited NA to all nodes: override flag, our link-layer address.
       ? ["-i", iface, "-t", ip, "-d", "ff02::1", "-o", "-e"]
-      : [
-        "-q",
-        "-U",
-        "-c",
-        String(count),
-        "-i",
-        String(ANNOUNCE_GAP_MS / 1000),
-        "-I",
-        iface,
-        ip,
-      ];
-    const runs = this.#v6 ? count : 1;
+      : ["-q", "-U", "-c", "1", "-I", iface, ip];
     const signal = this.#announcing.signal;
-    for (let i = 0; i < runs && !signal.aborted; i++) {
-      const result = await runProgram(this.#config.announceProgram, args, {
-        timeoutMs: count * ANNOUNCE_GAP_MS + IP_TIMEOUT_MS,
-        signal,
-      });
-      if (signal.aborted) return;
-      if (result.ok) this.#stats.add("announcements", this.#v6 ? 1 : count);
-      else {
-        this.#stats.add("announce_failures");
-        this.#log("warn", "announcement failed", {
-          driver: this.#config.name,
-          program: this.#config.announceProgram,
-          error: result.error ?? `exit ${result.code}: ${result.output}`,
-        });
-        return;
-      }
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      if (i > 0) await abortableSleep(ANNOUNCE_GAP_MS, signal);
+      if (
+        signal.aborted || !this.#fence.holds(term) || this.#masterTerm !== term
+      ) break;
+      runs.push(this.#announceOnce(args, signal));
     }
+    await Promise.all(runs);
+  }
+
+  async #announceOnce(args: string[], signal: AbortSignal): Promise<void> {
+    const result = await runProgram(this.#config.announceProgram, args, {
+      timeoutMs: ANNOUNCE_TIMEOUT_MS,
+      signal,
+    });
+    if (result.ok) {
+      this.#stats.add("announcements");
+      return;
+    }
+    if (signal.aborted) return;
+    this.#stats.add("announce_failures");
+    this.#log("warn", "announcement failed", {
+      driver: this.#config.name,
+      program: this.#config.announceProgram,
+      error: result.error ?? `exit ${result.code}: ${result.output}`,
+    });
   }
 
   /** Compares the interface with the role and repairs a difference. */

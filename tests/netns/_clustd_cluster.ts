@@ -55,6 +55,10 @@ export interface ClustdNetnsOptions {
   hookTimeoutMs?: number;
   /** Keep the temp dir on close (to read logs after a failure). */
   keepDir?: boolean;
+  /** Only the first `members` hosts run clustd (the rest are clients); default all. */
+  members?: number;
+  /** More entries of `drivers:` (YAML list items, indented by two spaces). */
+  extraDrivers?: string;
 }
 
 interface Node extends HostProcess {
@@ -86,6 +90,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
       dirPrefix: "clustd-netns-",
       ownsTopology: options.ownsTopology,
       keepDir: options.keepDir ?? false,
+      ...(options.members === undefined ? {} : { members: options.members }),
     });
     this.heartbeatMs = options.heartbeatMs;
     this.electionTimeoutMs = options.electionTimeoutMs ??
@@ -97,7 +102,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
     });
     const hook = `${this.dir}/hook.sh`;
     writeHookScript(hook, this.hookLogPath);
-    for (const host of topology.hosts) {
+    for (const host of topology.hosts.slice(0, options.members)) {
       const node: Node = {
         host,
         configPath: `${this.dir}/${host.name}.yml`,
@@ -143,7 +148,8 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   }
 
   #config(host: Host, hook: string, options: ClustdNetnsOptions): string {
-    const peers = this.topology.hosts.filter((h) => h !== host).map((h) =>
+    const members = this.topology.hosts.slice(0, options.members);
+    const peers = members.filter((h) => h !== host).map((h) =>
       `    - { id: ${h.name}, url: "ws://${h.address}:${NODE_PORT}", role: voter, priority: ${
         this.priority(h)
       } }`
@@ -168,7 +174,7 @@ drivers:
     promote: ${hook}
     demote: ${hook}
     timeout_ms: ${options.hookTimeoutMs ?? 5000}
-`;
+${options.extraDrivers ?? ""}`;
   }
 
   #record(node: string, kind: LifeEvent["kind"]): number {
