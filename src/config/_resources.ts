@@ -33,6 +33,9 @@ export interface ResourceIo {
 /** Interface names as the kernel accepts them (IFNAMSIZ - 1 characters). */
 const INTERFACE_PATTERN = /^[A-Za-z0-9_.-]{1,15}$/;
 
+/** IPv4 address labels: the interface name, ":", a suffix; 15 characters at most. */
+const LABEL_PATTERN = /^[A-Za-z0-9_.:-]{1,15}$/;
+
 /** Default public API endpoints, per provider (AWS: per region). */
 export function defaultApiUrl(
   provider: FloatingIpProvider,
@@ -133,7 +136,7 @@ export function readVip(section: Section, io: ResourceIo): VipDriverConfig {
     if (v6) section.error("label", "Labels exist for IPv4 addresses only");
     else if (
       iface !== undefined &&
-      !(label.startsWith(`${iface}:`) && INTERFACE_PATTERN.test(label))
+      !(label.startsWith(`${iface}:`) && LABEL_PATTERN.test(label))
     ) {
       section.error(
         "label",

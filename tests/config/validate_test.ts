@@ -602,12 +602,13 @@ Deno.test("config.example.yml passes validation (secret paths swapped for temp f
       .replace(
         "driver_token_file: /etc/clustd/driver-token",
         `driver_token_file: ${dir}/token`,
-      );
+      )
+      .replace("token_file: /etc/clustd/do-token", `token_file: ${dir}/token`);
     await Deno.writeTextFile(`${dir}/config.yml`, text);
     const result = await loadConfig(`${dir}/config.yml`);
     assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
     assert.deepEqual(result.warnings, []);
-    assert.equal(result.config.drivers.length, 3);
+    assert.equal(result.config.drivers.length, 5);
     assert.equal(result.config.checks.length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });

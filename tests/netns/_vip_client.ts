@@ -111,7 +111,6 @@ export async function macOf(topology: Topology, host: Host): Promise<string> {
 
 /** The lladdr of `address` in `host`'s neighbour table, or "" when none. */
 export async function neighbourOf(
-  topology: Topology,
   host: Host,
   address: string,
 ): Promise<string> {

@@ -30,7 +30,7 @@ const RECONCILE_MS = 300;
 /** Margin over reconcile_ms for a repair to be seen (a busy shared machine). */
 const REPAIR_MARGIN_MS = 1500;
 
-async function arpingInstalled(): Promise<boolean> {
+function arpingInstalled(): boolean {
   try {
     return Deno.statSync("/usr/bin/arping").isFile;
   } catch (_error: unknown) {
@@ -38,7 +38,7 @@ async function arpingInstalled(): Promise<boolean> {
   }
 }
 
-const supported = await topologySupported() && await arpingInstalled();
+const supported = await topologySupported() && arpingInstalled();
 
 /** Hook lines of `node` promoting after `sinceMs`. */
 function promoteAfter(cluster: ClustdNetnsCluster, sinceMs: number) {
@@ -95,7 +95,7 @@ Deno.test({
     const nextMac = await macOf(topology, next);
     let switchedMs = 0;
     await waitFor(async () => {
-      const mac = await neighbourOf(topology, client, VIP);
+      const mac = await neighbourOf(client, VIP);
       if (mac === nextMac) switchedMs = Date.now();
       return mac === nextMac;
     }, 5000);
