@@ -59,6 +59,8 @@ export interface ClustdNetnsOptions {
   members?: number;
   /** More entries of `drivers:` (YAML list items, indented by two spaces). */
   extraDrivers?: string;
+  /** Entries of `checks:` (YAML list items, indented by two spaces). */
+  checks?: string;
 }
 
 interface Node extends HostProcess {
@@ -174,7 +176,9 @@ drivers:
     promote: ${hook}
     demote: ${hook}
     timeout_ms: ${options.hookTimeoutMs ?? 5000}
-${options.extraDrivers ?? ""}`;
+${options.extraDrivers ?? ""}${
+      options.checks === undefined ? "" : `checks:\n${options.checks}`
+    }`;
   }
 
   #record(node: string, kind: LifeEvent["kind"]): number {
@@ -313,6 +317,11 @@ ${options.extraDrivers ?? ""}`;
       default:
         throw new Error(`Signal ${signal} is not one the harness sends`);
     }
+  }
+
+  /** PID of the daemon running on `host`, or null. */
+  pid(host: string): number | null {
+    return this.process(host).child?.pid ?? null;
   }
 
   /** Parsed hook log so far. */
