@@ -1,5 +1,5 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|vip]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
  * real processes; the failover part needs root (network namespaces) and
  * keepalived. Bounded: each part stops by itself.
