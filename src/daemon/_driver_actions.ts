@@ -16,6 +16,7 @@ import {
   type WorkerMessage,
 } from "../../drivers/_protocol.ts";
 import { WorkerClient } from "./_worker_client.ts";
+import type { WorkerChannel } from "./sandbox.ts";
 import { spawnBashWorker, spawnWebhookWorker } from "./_workers.ts";
 
 /** Extra time a Worker gets to report after its own timeout fired. */
@@ -105,18 +106,20 @@ export class BashAction implements DriverAction {
   readonly stat: DriverStat;
   readonly #config: BashDriverConfig;
   readonly #killPath: string | null;
-  readonly #client: WorkerClient;
+  readonly #client: WorkerChannel;
   readonly #log = new Logger("driver:bash");
 
+  /** `channel`: the shared sandbox's; default a Worker of its own. */
   constructor(
     index: number,
     config: BashDriverConfig,
     killPath: string | null,
+    channel?: WorkerChannel,
   ) {
     this.stat = newStat(index, "bash");
     this.#config = config;
     this.#killPath = killPath;
-    this.#client = new WorkerClient(
+    this.#client = channel ?? new WorkerClient(
       this.stat.name,
       () => spawnBashWorker(config, killPath),
       this.#log,
@@ -233,14 +236,20 @@ export class WebhookAction implements DriverAction {
   readonly stat: DriverStat;
   readonly #config: WebhookDriverConfig;
   readonly #key: Uint8Array;
-  readonly #client: WorkerClient;
+  readonly #client: WorkerChannel;
   readonly #log = new Logger("driver:webhook");
 
-  constructor(index: number, config: WebhookDriverConfig, key: Uint8Array) {
+  /** `channel`: the shared sandbox's; default a Worker of its own. */
+  constructor(
+    index: number,
+    config: WebhookDriverConfig,
+    key: Uint8Array,
+    channel?: WorkerChannel,
+  ) {
     this.stat = newStat(index, "webhook");
     this.#config = config;
     this.#key = key;
-    this.#client = new WorkerClient(
+    this.#client = channel ?? new WorkerClient(
       this.stat.name,
       () => spawnWebhookWorker(config),
       this.#log,

@@ -22,6 +22,7 @@ import {
   WORKER_REPLY_GRACE_MS,
 } from "./_driver_actions.ts";
 import { WorkerClient } from "./_worker_client.ts";
+import type { WorkerChannel } from "./sandbox.ts";
 import { type ResourceDriverConfig, spawnResourceWorker } from "./_workers.ts";
 
 /** Longest a vip action (a few `ip` runs) may take before the Worker is restarted. */
@@ -60,7 +61,7 @@ function floatingIpDeadlineMs(config: FloatingIpDriverConfig): number {
 export class ResourceAction implements DriverAction {
   readonly #stat: DriverStat;
   readonly #config: VipDriverConfig | FloatingIpDriverConfig;
-  readonly #worker: ResourceWorker;
+  readonly #client: WorkerChannel;
   readonly #fenceMemory = Fence.allocate();
   readonly #statsMemory = ResourceStats.allocate();
   readonly #fence = new Fence(this.#fenceMemory);
@@ -70,7 +71,7 @@ export class ResourceAction implements DriverAction {
   constructor(
     index: number,
     config: VipDriverConfig | FloatingIpDriverConfig,
-    worker: ResourceWorker,
+    client: WorkerChannel,
   ) {
     this.#stat = {
       index,
@@ -83,7 +84,7 @@ export class ResourceAction implements DriverAction {
       totalDurationMs: 0,
     };
     this.#config = config;
-    this.#worker = worker;
+    this.#client = client;
     this.#log = new Logger(`driver:${config.type}`);
   }
 
@@ -99,7 +100,7 @@ export class ResourceAction implements DriverAction {
   }
 
   async start(): Promise<void> {
-    await this.#worker.client.start();
+    await this.#client.start();
     await this.#init();
   }
 
@@ -118,7 +119,7 @@ export class ResourceAction implements DriverAction {
     try {
       // A respawned Worker lost its units; init is idempotent.
       await this.#init();
-      const reply = await this.#worker.client.request({
+      const reply = await this.#client.request({
         kind: "resource_apply",
         unit: this.#stat.name,
         event: event.event,
@@ -154,7 +155,7 @@ export class ResourceAction implements DriverAction {
   }
 
   supersede(): void {
-    this.#worker.client.request(
+    this.#client.request(
       { kind: "supersede", unit: this.#stat.name },
       WORKER_REPLY_GRACE_MS,
     ).catch((error: unknown) => {
@@ -167,11 +168,11 @@ export class ResourceAction implements DriverAction {
 
   stop(deadlineMs: number): Promise<void> {
     this.#fence.demote(-1);
-    return this.#worker.client.stop(deadlineMs);
+    return this.#client.stop(deadlineMs);
   }
 
   async #init(): Promise<void> {
-    const reply = await this.#worker.client.request({
+    const reply = await this.#client.request({
       kind: "resource_init",
       unit: this.#stat.name,
       config: { ...this.#config, name: this.#stat.name },

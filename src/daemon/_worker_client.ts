@@ -18,8 +18,11 @@ import {
   type WorkerMessage,
 } from "../../drivers/_protocol.ts";
 
-/** Requests in flight per Worker; more means a host bug (drivers run one at a time). */
-const PENDING_REQUESTS_MAX = 16;
+/**
+ * Requests in flight per Worker; more means a host bug (each driver and
+ * check has at most a few in flight, and the shared sandbox serves them all).
+ */
+const PENDING_REQUESTS_MAX = 64;
 
 /** Longest wait for a fresh Worker to load and say `ready`. */
 export const WORKER_READY_TIMEOUT_MS = 10_000;

@@ -20,6 +20,7 @@ import type { CheckConfig } from "../config/types.ts";
 import { Logger } from "../log.ts";
 import type { RunResult } from "../../drivers/_protocol.ts";
 import { WorkerClient } from "./_worker_client.ts";
+import type { Sandbox, WorkerChannel } from "./sandbox.ts";
 import { findKillProgram, spawnCheckWorker } from "./_workers.ts";
 
 /** Extra time a check Worker gets to report after its own timeout fired. */
@@ -33,6 +34,8 @@ export interface CheckHostOptions {
   onChange(healthy: boolean, detail: string): void;
   /** Start every check healthy (a reload of a healthy node); default false. */
   startHealthy?: boolean;
+  /** The node's shared driver/check Worker; without it each check gets its own. */
+  sandbox?: Sandbox;
 }
 
 /** Snapshot of one check, for /status and logs. */
@@ -92,7 +95,7 @@ class CheckLoop {
   readonly config: CheckConfig;
   readonly counter: RiseFall;
   lastResult = "not run yet";
-  readonly #client: WorkerClient;
+  readonly #client: WorkerChannel;
   readonly #killPath: string | null;
   readonly #onResult: (loop: CheckLoop) => void;
   #stopped = false;
@@ -105,12 +108,13 @@ class CheckLoop {
     onResult: (loop: CheckLoop) => void,
     log: Logger,
     startHealthy: boolean,
+    channel?: WorkerChannel,
   ) {
     this.config = config;
     this.counter = new RiseFall(config.rise, config.fall, startHealthy);
     this.#killPath = killPath;
     this.#onResult = onResult;
-    this.#client = new WorkerClient(
+    this.#client = channel ?? new WorkerClient(
       `check ${config.command}`,
       () => spawnCheckWorker(config, killPath),
       log,
@@ -190,13 +194,14 @@ export class CheckHost {
     const startHealthy = options.startHealthy === true;
     this.#healthy = checks.length === 0 || startHealthy;
     const killPath = checks.length > 0 ? findKillProgram() : null;
-    this.#loops = checks.map((check) =>
+    this.#loops = checks.map((check, index) =>
       new CheckLoop(
         check,
         killPath,
         (loop) => this.#update(loop),
         this.#log,
         startHealthy,
+        options.sandbox?.channel(`check#${index}`),
       )
     );
   }

@@ -26,6 +26,8 @@ import {
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
 import { planReload, startReplacements } from "./reload.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
+import { Sandbox } from "./sandbox.ts";
+import { findKillProgram } from "./_workers.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
 /** Longest the daemon waits for a handover on SIGTERM before exiting anyway. */
@@ -83,9 +85,12 @@ export class Daemon {
     const persisted = loadState(config.stateDir);
     this.#startMs = monotonicMs();
     this.#lastNowMs = this.#startMs;
+    // One shared Worker for every driver and check (src/daemon/sandbox.ts).
+    const sandbox = Sandbox.forConfig(config, findKillProgram());
     this.#drivers = new DriverHost(config.drivers, {
       nodeId: config.node.id,
       clusterSecret: config.cluster.secret,
+      sandbox,
     });
     this.#election = new Election(electionOptions(config, {
       persisted,
@@ -93,7 +98,7 @@ export class Daemon {
       prePromote: this.#drivers.hasPrePromote(),
     }));
     await this.#drivers.start();
-    this.#checks = this.#newCheckHost(config);
+    this.#checks = this.#newCheckHost(config, false, sandbox);
     await this.#checks.start();
     this.#step({
       kind: "check",
@@ -134,9 +139,14 @@ export class Daemon {
     this.#schedule();
   }
 
-  #newCheckHost(config: Config, startHealthy = false): CheckHost {
+  #newCheckHost(
+    config: Config,
+    startHealthy = false,
+    sandbox?: Sandbox,
+  ): CheckHost {
     const host: CheckHost = new CheckHost(config.checks, {
       startHealthy,
+      ...(sandbox === undefined ? {} : { sandbox }),
       onChange: (healthy, detail) => {
         // A replaced host's late result must not override the current one.
         if (host !== this.#checks) return;

@@ -21,6 +21,7 @@ import {
 } from "./_driver_actions.ts";
 import { findKillProgram } from "./_workers.ts";
 import { ResourceAction, ResourceWorker } from "./_resource_action.ts";
+import type { Sandbox } from "./sandbox.ts";
 
 export type { DriverStat } from "./_driver_actions.ts";
 
@@ -42,6 +43,8 @@ export interface DriverHostOptions {
   nodeId: string;
   /** HMAC key of webhooks without their own `secret`. */
   clusterSecret: Uint8Array;
+  /** The node's shared driver/check Worker; without it each driver gets its own. */
+  sandbox?: Sandbox;
 }
 
 /** Counters of every built-in driver, in config order. */
@@ -139,13 +142,20 @@ export class DriverHost {
     const resources = drivers.filter((d) =>
       d.type === "vip" || d.type === "floating_ip"
     );
-    const resourceWorker = resources.length > 0
+    const sandbox = options.sandbox;
+    const resourceWorker = resources.length > 0 && sandbox === undefined
       ? new ResourceWorker(resources)
       : null;
+    const channel = (name: string) => sandbox?.channel(name);
     drivers.forEach((driver, index) => {
       let action: DriverAction;
       if (driver.type === "bash") {
-        const bash = new BashAction(index, driver, killPath);
+        const bash = new BashAction(
+          index,
+          driver,
+          killPath,
+          channel(`bash#${index}`),
+        );
         this.#bash.push(bash);
         action = bash;
       } else if (driver.type === "webhook") {
@@ -153,12 +163,14 @@ export class DriverHost {
           index,
           driver,
           driver.secret ?? options.clusterSecret,
+          channel(`webhook#${index}`),
         );
-      } else if (
-        (driver.type === "vip" || driver.type === "floating_ip") &&
-        resourceWorker !== null
-      ) {
-        action = new ResourceAction(index, driver, resourceWorker);
+      } else if (driver.type === "vip" || driver.type === "floating_ip") {
+        action = new ResourceAction(
+          index,
+          driver,
+          channel(`${driver.type}#${index}`) ?? resourceWorker!.client,
+        );
       } else {
         return;
       }
