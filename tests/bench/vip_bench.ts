@@ -20,7 +20,10 @@ import {
   VIP_ADDRESS,
 } from "../netns/_topology.ts";
 import {
+  firstAnswer,
   holdsAddress,
+  macOf,
+  neighbourOf,
   outageMs,
   startClient,
   startWebServer,
@@ -29,8 +32,8 @@ import { percentile } from "./failover_bench.ts";
 import { KeepalivedCluster } from "./_keepalived.ts";
 
 const VIP_CIDR = `${VIP_ADDRESS}/24`;
-/** Client requests before the kill, to see the old master answer. */
-const BEFORE_KILL_MS = 800;
+/** Client requests after its first answer and before the kill. */
+const BEFORE_KILL_MS = 500;
 /** Longest a round waits for another node to answer through the VIP. */
 const ROUND_MAX_MS = 8000;
 const FAILED_ROUNDS_MAX = 3;
@@ -86,6 +89,11 @@ async function round(
     cluster.dir,
     BEFORE_KILL_MS + ROUND_MAX_MS,
   );
+  if (!await firstAnswer(loop, ROUND_MAX_MS)) {
+    killQuietly(loop.child.pid, "SIGKILL");
+    await loop.done;
+    throw new Error("the client never reached the VIP before the kill");
+  }
   await sleep(BEFORE_KILL_MS);
   const killMs = Date.now();
   killQuietly(webs.get(master)!.pid, "SIGKILL");
@@ -93,11 +101,25 @@ async function round(
   // The machine is gone: its VIP with it (keepalived's harness does this too).
   const host = nodes.find((h) => h.name === master)!;
   await topology.exec(host, ["ip", "addr", "del", VIP_CIDR, "dev", "eth0"]);
-  await loop.child.status;
-  const outage = outageMs(await loop.samples(), killMs, master);
+  const samples = await loop.done;
+  const outage = outageMs(samples, killMs, master);
+  if (outage === null) {
+    // Say why, for the report: who holds the VIP now, where the client sends.
+    const now = await holders(topology, nodes);
+    const neighbour = await neighbourOf(client, VIP_ADDRESS);
+    const macs: string[] = [];
+    for (const h of nodes) macs.push(`${h.name}=${await macOf(topology, h)}`);
+    const answered = samples.filter((s) => s.atMs > killMs && s.who !== "fail");
+    webs.set(master, startWebServer(topology, host, cluster.dir));
+    cluster.start(master);
+    throw new Error(
+      `no other node answered after killing ${master}: VIP on [${now}], client sends to ${neighbour} (${macs}), ${answered.length} answers after the kill from [${[
+        ...new Set(answered.map((a) => a.who)),
+      ]}]`,
+    );
+  }
   webs.set(master, startWebServer(topology, host, cluster.dir));
   cluster.start(master);
-  if (outage === null) throw new Error("no other node answered");
   return outage;
 }
 
@@ -166,13 +188,18 @@ async function measure(
 
 /** Markdown rows: outage through the VIP per tool. */
 export async function vipBench(
-  options: { runs: number; intervalMs?: number },
+  options: {
+    runs: number;
+    intervalMs?: number;
+    tools?: readonly ("clustd" | "keepalived")[];
+  },
 ): Promise<string[]> {
   const intervalMs = options.intervalMs ?? 100;
-  const results = [
-    await measure("keepalived", intervalMs, options.runs),
-    await measure("clustd", intervalMs, options.runs),
-  ];
+  const tools = options.tools ?? ["keepalived", "clustd"];
+  const results: VipMeasurement[] = [];
+  for (const tool of tools) {
+    results.push(await measure(tool, intervalMs, options.runs));
+  }
   const rows = [
     "| tool | setting | runs | min | median | p90 | max | ratio vs keepalived |",
     "|---|---|---|---|---|---|---|---|",
@@ -184,8 +211,9 @@ export async function vipBench(
     const cells = [0, 50, 90, 100].map((p) =>
       sorted.length === 0 ? "–" : String(Math.round(percentile(sorted, p)))
     );
-    const ratio = r.tool === "clustd"
-      ? (median(r) / median(results[0]!)).toFixed(2)
+    const keepalived = results.find((k) => k.tool === "keepalived");
+    const ratio = r.tool === "clustd" && keepalived !== undefined
+      ? (median(r) / median(keepalived)).toFixed(2)
       : "–";
     const failed = r.failures.length === 0
       ? ""
@@ -210,5 +238,14 @@ if (import.meta.main) {
   const intervalMs = at("--interval") >= 0
     ? Number(Deno.args[at("--interval") + 1])
     : 100;
-  console.log((await vipBench({ runs, intervalMs })).join("\n"));
+  const only = at("--tool") >= 0
+    ? [Deno.args[at("--tool") + 1] as "clustd" | "keepalived"]
+    : undefined;
+  console.log(
+    (await vipBench({
+      runs,
+      intervalMs,
+      ...(only === undefined ? {} : { tools: only }),
+    })).join("\n"),
+  );
 }

@@ -6,7 +6,7 @@
  * client's neighbour entry and a host's MAC address.
  */
 
-import { runCommand } from "../_process.ts";
+import { runCommand, waitFor } from "../_process.ts";
 import type { Host, Topology } from "./_topology.ts";
 
 /** Port of the per-node HTTP server. */
@@ -72,6 +72,14 @@ export function startWebServer(
   ]);
 }
 
+/** A running request loop; `samples` grows as answers arrive. */
+export interface ClientLoop {
+  child: Deno.ChildProcess;
+  samples: Sample[];
+  /** Resolves when the loop ended and its output is read. */
+  done: Promise<Sample[]>;
+}
+
 /** Starts the request loop in `client`'s namespace for `durationMs`. */
 export function startClient(
   topology: Topology,
@@ -79,7 +87,7 @@ export function startClient(
   vip: string,
   dir: string,
   durationMs: number,
-): { child: Deno.ChildProcess; samples: () => Promise<Sample[]> } {
+): ClientLoop {
   const script = scriptFile(dir, "client.ts", CLIENT);
   const child = topology.spawn(client, [
     Deno.execPath(),
@@ -92,15 +100,31 @@ export function startClient(
     String(REQUEST_TIMEOUT_MS),
     String(durationMs),
   ], { stdout: "piped" });
-  const text = new Response(child.stdout).text();
-  return {
-    child,
-    samples: async () =>
-      (await text).split("\n").filter((l) => l.includes(" ")).map((l) => {
-        const [at, who] = l.split(" ");
-        return { atMs: Number(at), who: who ?? "fail" };
-      }),
-  };
+  const samples: Sample[] = [];
+  const done = (async () => {
+    let rest = "";
+    for await (
+      const text of child.stdout.pipeThrough(new TextDecoderStream())
+    ) {
+      rest += text;
+      const lines = rest.split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        const [at, who] = line.split(" ");
+        if (who !== undefined) samples.push({ atMs: Number(at), who });
+      }
+    }
+    return samples;
+  })();
+  return { child, samples, done };
+}
+
+/** Waits until the loop got an answer from anyone; false after `timeoutMs`. */
+export function firstAnswer(
+  loop: ClientLoop,
+  timeoutMs: number,
+): Promise<boolean> {
+  return waitFor(() => loop.samples.some((s) => s.who !== "fail"), timeoutMs);
 }
 
 /** MAC address of `host`'s eth0. */

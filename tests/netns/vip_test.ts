@@ -15,6 +15,7 @@ import { killQuietly, sleep, waitFor } from "../_process.ts";
 import { ClustdNetnsCluster } from "./_clustd_cluster.ts";
 import { createTopology, type Host, topologySupported } from "./_topology.ts";
 import {
+  firstAnswer,
   holdsAddress,
   macOf,
   neighbourOf,
@@ -82,7 +83,8 @@ Deno.test({
     );
     const loop = startClient(topology, client, VIP, cluster.dir, 8000);
     // Traffic flows through the VIP to the master before the kill.
-    await sleep(1500);
+    assert.ok(await firstAnswer(loop, 5000), "the client reaches the VIP");
+    await sleep(500);
     const killMs = Date.now();
     killQuietly(webs.get(master)!.pid, "SIGKILL");
     await cluster.kill(master);
@@ -108,8 +110,7 @@ Deno.test({
       switchedMs - promote.atMs <= 1000,
       `neighbour switched ${switchedMs - promote.atMs} ms after the promote`,
     );
-    await loop.child.status;
-    const samples = await loop.samples();
+    const samples = await loop.done;
     const outage = outageMs(samples, killMs, master);
     assert.ok(
       outage !== null,
