@@ -229,8 +229,11 @@ export class FloatingIpUnit implements ResourceUnit {
 
   async #reconcile(): Promise<void> {
     await this.#lock.run(async () => {
-      const term = this.#masterTerm;
-      if (term === null || !this.#fence.holds(term)) return;
+      // The daemon's role now, from the fence (also after a Worker restart).
+      const role = this.#fence.current();
+      if (!role.master) return;
+      const term = role.term;
+      this.#masterTerm = term;
       this.#stats.add("reconcile_runs");
       const result = await this.#ensure(term);
       if (result.assigned) {

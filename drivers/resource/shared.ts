@@ -38,6 +38,12 @@ export class Fence {
     Atomics.store(this.#cells, 0, BigInt(term));
   }
 
+  /** Worker side: the daemon's role now (reconcile follows it, not the queue). */
+  current(): { master: boolean; term: number } {
+    const master = Atomics.load(this.#cells, 1) === 1n;
+    return { master, term: Number(Atomics.load(this.#cells, 0)) };
+  }
+
   /** Worker side: true only while the daemon says master in exactly `term`. */
   holds(term: number): boolean {
     return Atomics.load(this.#cells, 1) === 1n &&

@@ -86,6 +86,8 @@ export class Ticker {
     if (this.#stopped) return;
     try {
       await this.tick();
+    } catch (_error: unknown) {
+      // Ticks log their own faults; one that escapes must not stop the timer.
     } finally {
       if (!this.#stopped) {
         this.#timer = setTimeout(() => this.#run(), this.intervalMs);

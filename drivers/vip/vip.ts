@@ -104,8 +104,9 @@ export class VipUnit implements ResourceUnit {
         if (term !== null) await this.#announce(term, 1);
       })
       : null;
-    // Start in a known state: a backup holds no VIP (removes a leftover now).
-    this.#reconciler.start(0);
+    // The first pass comes one interval after start: by then the daemon's
+    // start demote has removed a leftover address, or a backup's pass does.
+    this.#reconciler.start();
   }
 
   apply(event: "promote" | "demote", term: number): Promise<ApplyResult> {
@@ -256,8 +257,15 @@ export class VipUnit implements ResourceUnit {
   async #reconcile(): Promise<void> {
     await this.#lock.run(async () => {
       this.#stats.add("reconcile_runs");
-      const term = this.#masterTerm;
-      const master = term !== null && this.#fence.holds(term);
+      // The daemon's role now, from the fence: also right after this Worker
+      // was restarted and before the queue applied the latest event.
+      const role = this.#fence.current();
+      const master = role.master;
+      const term = master ? role.term : null;
+      if (master && this.#masterTerm !== term) {
+        this.#masterTerm = term;
+        this.#refresher?.start();
+      }
       const present = await this.#present();
       if (present === null || present === master) return;
       const verb = master ? "replace" : "del";

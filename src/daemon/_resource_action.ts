@@ -25,6 +25,9 @@ import { WorkerClient } from "./_worker_client.ts";
 import type { WorkerChannel } from "./sandbox.ts";
 import { type ResourceDriverConfig, spawnResourceWorker } from "./_workers.ts";
 
+/** Shortest interval of the unit re-creation after a Worker restart. */
+const KEEPALIVE_MIN_MS = 1000;
+
 /** Longest a vip action (a few `ip` runs) may take before the Worker is restarted. */
 const VIP_ACTION_DEADLINE_MS = 30_000;
 
@@ -67,6 +70,7 @@ export class ResourceAction implements DriverAction {
   readonly #fence = new Fence(this.#fenceMemory);
   readonly #stats = new ResourceStats(this.#statsMemory);
   readonly #log: Logger;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     index: number,
@@ -102,6 +106,16 @@ export class ResourceAction implements DriverAction {
   async start(): Promise<void> {
     await this.#client.start();
     await this.#init();
+    // A restarted Worker has lost this unit until told again; the unit then
+    // reconciles from the fence, so the resource follows the role anyway.
+    this.#keepalive = setInterval(() => {
+      this.#init().catch((error: unknown) => {
+        this.#log.debug("resource unit not re-created", {
+          driver: this.#stat.name,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    }, Math.max(KEEPALIVE_MIN_MS, this.#config.reconcileMs));
   }
 
   async perform(event: ActionEvent): Promise<ActionOutcome> {
@@ -167,6 +181,7 @@ export class ResourceAction implements DriverAction {
   }
 
   stop(deadlineMs: number): Promise<void> {
+    clearInterval(this.#keepalive);
     this.#fence.demote(-1);
     return this.#client.stop(deadlineMs);
   }
