@@ -2,7 +2,8 @@
  * Hetzner Cloud floating IPs, API v1 (base URL includes `/v1`):
  * - holder:  GET  /floating_ips/{id}                      → floating_ip.server (or null)
  * - assign:  POST /floating_ips/{id}/actions/assign       {"server":N} → action.id
- * - action:  GET  /floating_ips/{id}/actions/{action_id}  → action.status running|success|error
+ * - action:  GET  /floating_ips/actions/{action_id}       → action.status running|success|error
+ *   (the per-IP `/floating_ips/{id}/actions/{action_id}` is deprecated)
  * - machine: GET  {metadata}/hetzner/v1/metadata/instance-id → server id (text)
  * Auth: `Authorization: Bearer <token>`. The floating IP is named by its
  * numeric id (`floating_ip_id`), as the API does.
@@ -72,7 +73,7 @@ export class Hetzner implements Provider {
     const label = "read action";
     const response = await this.#api.call({
       method: "GET",
-      url: this.#url(`/actions/${action}`),
+      url: `${this.#s.apiUrl}/floating_ips/actions/${action}`,
       headers: this.#headers(),
     }, { label, term });
     const status = field(json(response.text, label), "action")?.status;

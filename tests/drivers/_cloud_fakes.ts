@@ -236,7 +236,7 @@ export class FakeCloud {
         action: { id, command: "assign_floating_ip", status: "running" },
       }, { status: 201 });
     }
-    const match = new RegExp(`^${base}/actions/(\\d+)$`).exec(seen.path);
+    const match = /^\/v1\/floating_ips\/actions\/(\d+)$/.exec(seen.path);
     if (seen.method === "GET" && match !== null) {
       const state = this.#poll(Number(match[1]));
       if (state === null) return new Response("", { status: 404 });
