@@ -8,6 +8,7 @@ import type {
   BashDriverConfig,
   CheckConfig,
   DriverConfig,
+  FloatingIpDriverConfig,
 } from "../../src/config/types.ts";
 import { CheckHost } from "../../src/daemon/check_host.ts";
 import { DriverHost, type RoleEvent } from "../../src/daemon/driver_host.ts";
@@ -17,6 +18,7 @@ import {
   sandboxPermissions,
 } from "../../src/daemon/_workers.ts";
 import { scriptDir, waitFor } from "../fixtures/drivers/scripts.ts";
+import { FakeCloud, FLOATING_IP, TOKEN } from "../drivers/_cloud_fakes.ts";
 
 function promote(term: number): RoleEvent {
   return {
@@ -154,5 +156,66 @@ Deno.test("one sandbox serves a bash driver and two checks, and refuses programs
   } finally {
     await checkHost.stop();
     await drivers.stop();
+  }
+});
+
+Deno.test("after the sandbox Worker is restarted, a floating_ip unit is re-created and repairs drift from the fence", async () => {
+  await using dir = await scriptDir();
+  const slow = await dir.script("slow.sh", "sleep 2");
+  const cloud = new FakeCloud("digitalocean", { selfId: "7", holder: "8" });
+  cloud.actionPolls = 0;
+  const bash: BashDriverConfig = {
+    type: "bash",
+    promote: slow,
+    timeoutMs: 5000,
+  };
+  const floating: FloatingIpDriverConfig = {
+    type: "floating_ip",
+    provider: "digitalocean",
+    ip: FLOATING_IP,
+    token: TOKEN,
+    tokenFile: "/t",
+    apiUrl: cloud.apiUrl,
+    metadataUrl: cloud.baseUrl,
+    machineId: "7",
+    timeoutMs: 1000,
+    retries: 2,
+    readbackMs: 2000,
+    reconcileMs: 200,
+  };
+  const killPath = findKillProgram();
+  const sandbox = new Sandbox(
+    sandboxPermissions([bash, floating], [], killPath),
+  );
+  const drivers = new DriverHost([floating], {
+    nodeId: "n1",
+    clusterSecret: new Uint8Array(32),
+    sandbox,
+  });
+  const probe = sandbox.channel("probe");
+  try {
+    await drivers.start();
+    drivers.dispatch(promote(3));
+    await drivers.settled();
+    assert.equal(cloud.holder, "7");
+    // A request that misses its deadline makes the host restart the Worker:
+    // every unit in it is gone until re-created.
+    await assert.rejects(probe.request({
+      kind: "run",
+      path: slow,
+      args: [],
+      env: {},
+      timeoutMs: 5000,
+      killPath,
+    }, 100));
+    cloud.holder = "8";
+    assert.ok(
+      await waitFor(() => cloud.holder === "7", 5000),
+      "drift repaired by the re-created unit",
+    );
+  } finally {
+    await probe.stop(1000);
+    await drivers.stop();
+    await cloud.close();
   }
 });
