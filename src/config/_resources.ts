@@ -95,7 +95,11 @@ function readAddress(section: Section): { text: string; v6: boolean } {
 }
 
 /** Reads a `type: vip` driver. */
-export function readVip(section: Section, io: ResourceIo): VipDriverConfig {
+export function readVip(
+  section: Section,
+  id: string,
+  io: ResourceIo,
+): VipDriverConfig {
   const { text, v6 } = readAddress(section);
   const iface = section.string("interface");
   if (iface === undefined && !section.invalid("interface")) {
@@ -111,6 +115,7 @@ export function readVip(section: Section, io: ResourceIo): VipDriverConfig {
   const rules = INTEGER_RULES;
   const driver: VipDriverConfig = {
     type: "vip",
+    id,
     address: text,
     interface: iface ?? "",
     announceCount: section.integer(
@@ -204,6 +209,7 @@ function readIdLike(section: Section, key: string): string | undefined {
 /** Reads a `type: floating_ip` driver. */
 export function readFloatingIp(
   section: Section,
+  id: string,
   io: ResourceIo,
 ): FloatingIpDriverConfig {
   const provider = section.choice(
@@ -253,6 +259,7 @@ export function readFloatingIp(
   const rules = INTEGER_RULES;
   const driver: FloatingIpDriverConfig = {
     type: "floating_ip",
+    id,
     provider,
     ip: ip ?? "",
     token,

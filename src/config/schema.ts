@@ -93,11 +93,12 @@ export const KEYS = {
   ],
   peer: ["id", "url", "role", "priority"],
   log: ["format", "debug"],
-  bash: ["type", "promote", "demote", "pre_promote", "timeout_ms"],
-  webhook: ["type", "url", "secret", "timeout_ms", "retries"],
+  bash: ["type", "id", "promote", "demote", "pre_promote", "timeout_ms"],
+  webhook: ["type", "id", "url", "secret", "timeout_ms", "retries"],
   external: ["type", "id"],
   vip: [
     "type",
+    "id",
     "address",
     "interface",
     "label",
@@ -107,6 +108,7 @@ export const KEYS = {
   ],
   floating_ip: [
     "type",
+    "id",
     "provider",
     "ip",
     "floating_ip_id",
@@ -120,7 +122,7 @@ export const KEYS = {
     "readback_ms",
     "reconcile_ms",
   ],
-  check: ["command", "args", "interval_ms", "timeout_ms", "rise", "fall"],
+  check: ["id", "command", "args", "interval_ms", "timeout_ms", "rise", "fall"],
 } as const;
 
 /** Driver types and the section of `KEYS` describing each. */

@@ -80,7 +80,7 @@ export class ResourceAction implements DriverAction {
     this.#stat = {
       index,
       type: config.type,
-      name: `${config.type}#${index}`,
+      name: config.id,
       runs: 0,
       failures: 0,
       timeouts: 0,

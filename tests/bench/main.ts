@@ -1,5 +1,5 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|vip]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|vip]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
  * real processes; the failover part needs root (network namespaces) and
  * keepalived. Bounded: each part stops by itself.
@@ -10,9 +10,10 @@ import { failoverBench } from "./failover_bench.ts";
 import { footprintBench, resourceFootprintRow } from "./footprint_bench.ts";
 import { vipBench } from "./vip_bench.ts";
 import { meshBench } from "./mesh_bench.ts";
+import { yamlBench } from "./yaml_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|vip]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|vip]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -39,7 +40,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`bench: --runs must be an integer from 1 to 1000\n${USAGE}`);
     return 2;
   }
-  const only = values.only ?? ["mesh", "footprint", "failover", "vip"];
+  const only = values.only ?? ["mesh", "footprint", "failover", "yaml", "vip"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -56,6 +57,10 @@ async function main(args: string[]): Promise<number> {
     const rows = await footprintBench(values.quick ? [3] : [3, 5, 25]);
     if (Deno.uid() === 0) rows.push(await resourceFootprintRow());
     console.log(rows.join("\n") + "\n");
+  }
+  if (only.includes("yaml")) {
+    console.log("## YAML reader against npm yaml and js-yaml\n");
+    console.log((await yamlBench(values.quick ? 3 : 15)).join("\n") + "\n");
   }
   if (only.includes("failover")) {
     console.log(

@@ -23,6 +23,7 @@ import { FakeCloud, FLOATING_IP, TOKEN } from "../drivers/_cloud_fakes.ts";
 function promote(term: number): RoleEvent {
   return {
     event: "promote",
+    reason: "elected",
     role: "master",
     term,
     nodeId: "n1",
@@ -32,6 +33,7 @@ function promote(term: number): RoleEvent {
 
 function check(command: string): CheckConfig {
   return {
+    id: command.split("/").pop() ?? "check",
     command,
     args: [],
     intervalMs: 50,
@@ -43,9 +45,16 @@ function check(command: string): CheckConfig {
 
 Deno.test("sandboxPermissions() is the union of what drivers and checks name, and nothing else", () => {
   const drivers: DriverConfig[] = [
-    { type: "bash", promote: "/p.sh", demote: "/d.sh", timeoutMs: 1 },
+    {
+      type: "bash",
+      id: "b",
+      promote: "/p.sh",
+      demote: "/d.sh",
+      timeoutMs: 1,
+    },
     {
       type: "webhook",
+      id: "w",
       url: "https://hooks.example/x",
       timeoutMs: 1,
       retries: 0,
@@ -53,6 +62,7 @@ Deno.test("sandboxPermissions() is the union of what drivers and checks name, an
     { type: "external", id: "x" },
     {
       type: "vip",
+      id: "v",
       address: "10.0.0.100/24",
       interface: "eth0",
       announceCount: 1,
@@ -63,6 +73,7 @@ Deno.test("sandboxPermissions() is the union of what drivers and checks name, an
     },
     {
       type: "floating_ip",
+      id: "f",
       provider: "hetzner",
       ip: "203.0.113.1",
       floatingIpId: "1",
@@ -116,6 +127,7 @@ Deno.test("one sandbox serves a bash driver and two checks, and refuses programs
   );
   const bash: BashDriverConfig = {
     type: "bash",
+    id: "hook",
     promote: hook,
     timeoutMs: 2000,
   };
@@ -124,7 +136,7 @@ Deno.test("one sandbox serves a bash driver and two checks, and refuses programs
   const sandbox = new Sandbox(sandboxPermissions([bash], checks, killPath));
   const drivers = new DriverHost([bash], {
     nodeId: "n1",
-    clusterSecret: new Uint8Array(32),
+    webhookKey: new Uint8Array(32),
     sandbox,
   });
   let healthy = false;
@@ -166,11 +178,13 @@ Deno.test("after the sandbox Worker is restarted, a floating_ip unit is re-creat
   cloud.actionPolls = 0;
   const bash: BashDriverConfig = {
     type: "bash",
+    id: "hook",
     promote: slow,
     timeoutMs: 5000,
   };
   const floating: FloatingIpDriverConfig = {
     type: "floating_ip",
+    id: "fip",
     provider: "digitalocean",
     ip: FLOATING_IP,
     token: TOKEN,
@@ -189,7 +203,7 @@ Deno.test("after the sandbox Worker is restarted, a floating_ip unit is re-creat
   );
   const drivers = new DriverHost([floating], {
     nodeId: "n1",
-    clusterSecret: new Uint8Array(32),
+    webhookKey: new Uint8Array(32),
     sandbox,
   });
   const probe = sandbox.channel("probe");

@@ -22,6 +22,7 @@ const OTHER = { digitalocean: "3164445", hetzner: "43", aws: "i-0other" };
 function role(event: "promote" | "demote", term: number): RoleEvent {
   return {
     event,
+    reason: event === "promote" ? "elected" : "lease_expired",
     role: event === "promote" ? "master" : "backup",
     term,
     nodeId: "web-1",
@@ -35,6 +36,7 @@ function config(
 ): FloatingIpDriverConfig {
   const driver: FloatingIpDriverConfig = {
     type: "floating_ip",
+    id: "fip",
     provider: cloud.provider,
     ip: FLOATING_IP,
     token: cloud.provider === "aws" ? `${AWS_KEY_ID}\n${AWS_SECRET}` : TOKEN,
@@ -59,7 +61,7 @@ async function host(
 ) {
   const drivers = new DriverHost([config(cloud, extra)], {
     nodeId: "web-1",
-    clusterSecret: new Uint8Array(32),
+    webhookKey: new Uint8Array(32),
   });
   await drivers.start();
   return drivers;
@@ -237,6 +239,7 @@ Deno.test("floating_ip: a provider that keeps failing is given up after its retr
 Deno.test("floating_ip: the Worker may reach only the API and metadata hosts the config names", () => {
   const base = {
     type: "floating_ip",
+    id: "fip",
     provider: "digitalocean",
     ip: FLOATING_IP,
     token: TOKEN,

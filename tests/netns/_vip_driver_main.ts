@@ -12,6 +12,7 @@ const [address = "", iface = "eth0", ipProgram = "", announceProgram = ""] =
   Deno.args;
 const host = new DriverHost([{
   type: "vip",
+  id: "vip",
   address,
   interface: iface,
   announceCount: 3,
@@ -19,7 +20,7 @@ const host = new DriverHost([{
   reconcileMs: 200,
   ipProgram,
   announceProgram,
-}], { nodeId: "n1", clusterSecret: new Uint8Array(32) });
+}], { nodeId: "n1", webhookKey: new Uint8Array(32) });
 await host.start();
 let term = 0;
 
@@ -27,6 +28,7 @@ async function apply(promote: boolean): Promise<void> {
   if (promote) term++;
   host.dispatch({
     event: promote ? "promote" : "demote",
+    reason: promote ? "elected" : "lease_expired",
     role: promote ? "master" : "backup",
     term,
     nodeId: "n1",
