@@ -50,6 +50,7 @@ Deno.test("validateConfig() reads a vip driver with its defaults and resolved pr
   assert.deepEqual(result.config.drivers, [
     {
       type: "vip",
+      id: "vip-0",
       address: "10.0.0.100/24",
       interface: "eth0",
       label: "eth0:vip",
@@ -61,6 +62,7 @@ Deno.test("validateConfig() reads a vip driver with its defaults and resolved pr
     },
     {
       type: "vip",
+      id: "vip-1",
       address: "2001:db8::100/64",
       interface: "eth1",
       announceCount: 3,
@@ -141,6 +143,7 @@ Deno.test("validateConfig() reads floating_ip drivers of each provider", () => {
   const [d, h, a] = result.config.drivers;
   assert.deepEqual(d, {
     type: "floating_ip",
+    id: "floating_ip-0",
     provider: "digitalocean",
     ip: "203.0.113.10",
     token: "dop_v1_abc",
