@@ -1,5 +1,5 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|vip]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
  * real processes; the failover part needs root (network namespaces) and
  * keepalived. Bounded: each part stops by itself.
@@ -7,12 +7,13 @@
 
 import { parseArgs } from "node:util";
 import { failoverBench } from "./failover_bench.ts";
-import { footprintBench } from "./footprint_bench.ts";
+import { footprintBench, resourceFootprintRow } from "./footprint_bench.ts";
+import { vipBench } from "./vip_bench.ts";
 import { meshBench } from "./mesh_bench.ts";
 import { yamlBench } from "./yaml_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|vip]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -39,7 +40,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`bench: --runs must be an integer from 1 to 1000\n${USAGE}`);
     return 2;
   }
-  const only = values.only ?? ["mesh", "footprint", "failover", "yaml"];
+  const only = values.only ?? ["mesh", "footprint", "failover", "yaml", "vip"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -53,9 +54,9 @@ async function main(args: string[]): Promise<number> {
     console.log(
       "## Idle footprint and cold start (default timings, loopback)\n",
     );
-    console.log(
-      (await footprintBench(values.quick ? [3] : [3, 5, 25])).join("\n") + "\n",
-    );
+    const rows = await footprintBench(values.quick ? [3] : [3, 5, 25]);
+    if (Deno.uid() === 0) rows.push(await resourceFootprintRow());
+    console.log(rows.join("\n") + "\n");
   }
   if (only.includes("yaml")) {
     console.log("## YAML reader against npm yaml and js-yaml\n");
@@ -69,6 +70,13 @@ async function main(args: string[]): Promise<number> {
       (await failoverBench({ runs, quick: values.quick === true })).join("\n") +
         "\n",
     );
+  }
+  if (only.includes("vip")) {
+    const vipRuns = Math.min(runs, 20);
+    console.log(
+      `## Client-visible outage through the VIP after kill -9 (clustd vip driver vs keepalived virtual_ipaddress, 100 ms, ${vipRuns} runs each)\n`,
+    );
+    console.log((await vipBench({ runs: vipRuns })).join("\n") + "\n");
   }
   return 0;
 }

@@ -65,6 +65,12 @@ export interface ClustdNetnsOptions {
   priorities?: Readonly<Record<string, number>>;
   /** What the hook script does besides logging its line (e.g. a VIP, a sleep). */
   hook?: HookScriptOptions;
+  /** Only the first `members` hosts run clustd (the rest are clients); default all. */
+  members?: number;
+  /** More entries of `drivers:` (YAML list items, indented by two spaces). */
+  extraDrivers?: string;
+  /** Entries of `checks:` (YAML list items, indented by two spaces). */
+  checks?: string;
 }
 
 interface Node extends HostProcess {
@@ -97,6 +103,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
       dirPrefix: "clustd-netns-",
       ownsTopology: options.ownsTopology,
       keepDir: options.keepDir ?? false,
+      ...(options.members === undefined ? {} : { members: options.members }),
     });
     this.heartbeatMs = options.heartbeatMs;
     this.electionTimeoutMs = options.electionTimeoutMs ??
@@ -109,7 +116,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
     });
     const hook = `${this.dir}/hook.sh`;
     writeHookScript(hook, this.hookLogPath, options.hook);
-    for (const host of topology.hosts) {
+    for (const host of topology.hosts.slice(0, options.members)) {
       const node: Node = {
         host,
         configPath: `${this.dir}/${host.name}.yml`,
@@ -155,7 +162,8 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   }
 
   #config(host: Host, hook: string, options: ClustdNetnsOptions): string {
-    const peers = this.topology.hosts.filter((h) => h !== host).map((h) =>
+    const members = this.topology.hosts.slice(0, options.members);
+    const peers = members.filter((h) => h !== host).map((h) =>
       `    - { id: ${h.name}, url: "ws://${h.address}:${NODE_PORT}", role: voter }`
     ).join("\n");
     return `node:
@@ -178,7 +186,9 @@ drivers:
     promote: ${hook}
     demote: ${hook}
     timeout_ms: ${options.hookTimeoutMs ?? 5000}
-`;
+${options.extraDrivers ?? ""}${
+      options.checks === undefined ? "" : `checks:\n${options.checks}`
+    }`;
   }
 
   /** The `node.priority` in `host`'s own config. */
@@ -324,6 +334,11 @@ drivers:
       default:
         throw new Error(`Signal ${signal} is not one the harness sends`);
     }
+  }
+
+  /** PID of the daemon running on `host`, or null. */
+  pid(host: string): number | null {
+    return this.process(host).child?.pid ?? null;
   }
 
   /** Parsed hook log so far. */
