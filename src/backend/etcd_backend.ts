@@ -1,0 +1,443 @@
+/**
+ * The shell around the etcd election core: carries its requests to etcd
+ * (src/etcd/), feeds the answers, the watch and time back in, and hands
+ * promote/demote/reply/log effects to the daemon's hooks in order. Decides
+ * nothing the core could; never acts as master by itself.
+ */
+
+import {
+  EtcdClient,
+  type EtcdClientOptions,
+  type KeyValue,
+} from "../etcd/client.ts";
+import { EtcdWatch, type WatchEvent } from "../etcd/watch.ts";
+import { EtcdElection } from "../etcd_election/core.ts";
+import type {
+  EtcdCommand,
+  EtcdEffect,
+  EtcdElectionOptions,
+  EtcdElectionStatus,
+  EtcdInput,
+  EtcdRequest,
+  KeyChange,
+  MasterKey,
+  MemberRecord,
+} from "../etcd_election/types.ts";
+
+/** Shortest and longest wait before a broken watch is opened again. */
+const WATCH_RETRY_MIN_MS = 50;
+const WATCH_RETRY_MAX_MS = 2000;
+
+/** What the daemon does with the core's role effects. */
+export interface BackendHooks {
+  promote(term: number): void;
+  demote(term: number, reason: string, handover: boolean): void;
+  reply(requestId: string, ok: boolean, message: string): void;
+  log(effect: Extract<EtcdEffect, { kind: "log" }>): void;
+}
+
+/** Settings of one etcd-backed node. */
+export interface EtcdBackendOptions extends EtcdElectionOptions {
+  client: EtcdClientOptions;
+  /** Key prefix of this cluster, without a trailing slash. */
+  prefix: string;
+  /** Monotonic clock (ms); tests may pass their own. */
+  now: () => number;
+}
+
+/** The election on etcd, running. */
+export class EtcdBackend {
+  readonly #o: EtcdBackendOptions;
+  readonly #hooks: BackendHooks;
+  readonly #client: EtcdClient;
+  readonly #core: EtcdElection;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #watch: EtcdWatch | null = null;
+  #watchRetryMs = WATCH_RETRY_MIN_MS;
+  #syncing = false;
+  #stopped = false;
+  #lastNowMs = 0;
+  #pendingPublish: { leaseId: string; record: MemberRecord } | null = null;
+  #publishing = false;
+  /** Requests in flight, so `stop()` can wait for them. */
+  readonly #inflight = new Set<Promise<unknown>>();
+
+  constructor(options: EtcdBackendOptions, hooks: BackendHooks) {
+    this.#o = options;
+    this.#hooks = hooks;
+    this.#client = new EtcdClient(options.client);
+    this.#core = new EtcdElection(options);
+  }
+
+  /** Starts the lease, the view and the timer. */
+  start(): void {
+    this.#step({ kind: "tick", nowMs: this.#now() });
+    this.#resync();
+  }
+
+  /** Feeds a check result. */
+  check(healthy: boolean): void {
+    this.#step({ kind: "check", nowMs: this.#now(), healthy });
+  }
+
+  /** Feeds an operator command; the reply arrives through `hooks.reply`. */
+  command(requestId: string, command: EtcdCommand): void {
+    this.#step({ kind: "command", nowMs: this.#now(), requestId, command });
+  }
+
+  /** The demote drivers of a handover finished. */
+  demoteDone(term: number): void {
+    this.#step({ kind: "demote_done", nowMs: this.#now(), term });
+  }
+
+  /** Status snapshot (reads the clock). */
+  status(): EtcdElectionStatus {
+    return this.#core.status(this.#now());
+  }
+
+  /** The core's master check at this instant. */
+  isMaster(): boolean {
+    return this.#core.isMaster(this.#now());
+  }
+
+  /** Stops timers and the watch, waits for requests in flight, closes the client. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    this.#watch?.close();
+    await this.#watch?.done;
+    await Promise.allSettled([...this.#inflight]);
+    this.#client.close();
+  }
+
+  #now(): number {
+    this.#lastNowMs = Math.max(this.#o.now(), this.#lastNowMs);
+    return this.#lastNowMs;
+  }
+
+  #step(input: EtcdInput): void {
+    if (
+      this.#stopped && input.kind !== "command" && input.kind !== "resigned" &&
+      input.kind !== "demote_done"
+    ) {
+      return;
+    }
+    for (const effect of this.#core.step(input)) this.#apply(effect);
+    this.#schedule();
+  }
+
+  #apply(effect: EtcdEffect): void {
+    switch (effect.kind) {
+      case "promote":
+        return this.#hooks.promote(effect.term);
+      case "demote":
+        return this.#hooks.demote(effect.term, effect.reason, effect.handover);
+      case "reply":
+        return this.#hooks.reply(effect.requestId, effect.ok, effect.message);
+      case "log":
+        return this.#hooks.log(effect);
+      case "etcd":
+        return this.#send(effect.request);
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#stopped) return;
+    const now = this.#now();
+    const delayMs = Math.max(
+      0,
+      Math.min(this.#core.nextWakeMs() - now, this.#o.ttlMs / 6),
+    );
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#step({ kind: "tick", nowMs: this.#now() });
+    }, Math.ceil(delayMs));
+  }
+
+  /** Runs `work`, keeping its promise owned until it settles. */
+  #track(work: Promise<unknown>): void {
+    const owned = work.catch(() => {}).finally(() =>
+      this.#inflight.delete(owned)
+    );
+    this.#inflight.add(owned);
+  }
+
+  #send(request: EtcdRequest): void {
+    const c = this.#client;
+    const key = (name: string) => `${this.#o.prefix}/${name}`;
+    const shortMs = this.#o.ttlMs / 3;
+    switch (request.kind) {
+      case "grant":
+        return this.#track(
+          c.leaseGrant(request.ttlSec, { timeoutMs: shortMs }).then(
+            (lease) => {
+              this.#step({
+                kind: "granted",
+                nowMs: this.#now(),
+                leaseId: lease.id,
+                ttlSec: lease.ttlSec,
+              });
+              // A new lease may follow a partition: our watch may be dead too.
+              this.#restartWatch();
+            },
+            (error: unknown) =>
+              this.#step({
+                kind: "grant_failed",
+                nowMs: this.#now(),
+                error: message(error),
+              }),
+          ),
+        );
+      case "keepalive":
+        return this.#track(
+          c.leaseKeepAlive(request.leaseId, { timeoutMs: shortMs }).then(
+            (ttlSec) =>
+              this.#step({
+                kind: "renewed",
+                nowMs: this.#now(),
+                leaseId: request.leaseId,
+                ttlSec,
+              }),
+            (error: unknown) =>
+              this.#step({
+                kind: "renew_failed",
+                nowMs: this.#now(),
+                leaseId: request.leaseId,
+                error: message(error),
+              }),
+          ),
+        );
+      case "revoke":
+        return this.#track(
+          c.leaseRevoke(request.leaseId, { timeoutMs: shortMs }),
+        );
+      case "campaign":
+        return this.#track(this.#campaign(request.leaseId, request.value));
+      case "publish":
+        this.#pendingPublish = {
+          leaseId: request.leaseId,
+          record: request.record,
+        };
+        return this.#publish();
+      case "resign":
+        return this.#track(
+          c.txn(
+            [{ key: key("master"), target: "LEASE", operand: request.leaseId }],
+            [
+              { delete: { key: key("master") } },
+              {
+                put: {
+                  key: key("handover"),
+                  value: JSON.stringify(request.handover),
+                  lease: request.leaseId,
+                },
+              },
+            ],
+            [],
+            { timeoutMs: shortMs },
+          ).then(
+            (result) =>
+              this.#step({
+                kind: "resigned",
+                nowMs: this.#now(),
+                ok: result.succeeded,
+                error: result.succeeded
+                  ? null
+                  : "the master key is no longer ours",
+              }),
+            (error: unknown) =>
+              this.#step({
+                kind: "resigned",
+                nowMs: this.#now(),
+                ok: false,
+                error: message(error),
+              }),
+          ),
+        );
+      case "set_pause": {
+        const work = request.paused
+          ? c.put(key("pause"), "paused")
+          : c.delete(key("pause"));
+        return this.#track(work.then(
+          () =>
+            this.#hooks.reply(
+              request.requestId,
+              true,
+              request.paused ? "paused: no automatic failover" : "resumed",
+            ),
+          (error: unknown) =>
+            this.#hooks.reply(
+              request.requestId,
+              false,
+              `etcd: ${message(error)}`,
+            ),
+        ));
+      }
+    }
+  }
+
+  async #campaign(leaseId: string, value: string): Promise<void> {
+    const master = `${this.#o.prefix}/master`;
+    try {
+      const result = await this.#client.txn(
+        [{ key: master, target: "CREATE", operand: "0" }],
+        [{ put: { key: master, value, lease: leaseId } }, {
+          delete: { key: `${this.#o.prefix}/handover` },
+        }],
+        [{ range: { key: master } }],
+        { timeoutMs: this.#o.ttlMs / 3 },
+      );
+      const kv = result.ranges[0]?.[0];
+      const key: MasterKey | null = result.succeeded
+        ? { holder: value, createRevision: result.revision, lease: leaseId }
+        : kv === undefined
+        ? null
+        : {
+          holder: kv.value,
+          createRevision: kv.createRevision,
+          lease: kv.lease,
+        };
+      this.#step({
+        kind: "campaigned",
+        nowMs: this.#now(),
+        leaseId,
+        won: result.succeeded,
+        master: key,
+      });
+    } catch (error: unknown) {
+      this.#step({
+        kind: "campaign_failed",
+        nowMs: this.#now(),
+        error: message(error),
+      });
+    }
+  }
+
+  /** One put in flight; the latest record wins. */
+  #publish(): void {
+    if (this.#publishing || this.#pendingPublish === null) return;
+    const { leaseId, record } = this.#pendingPublish;
+    this.#pendingPublish = null;
+    this.#publishing = true;
+    const work = this.#client.put(
+      `${this.#o.prefix}/members/${record.id}`,
+      JSON.stringify(record),
+      {
+        lease: leaseId,
+        timeoutMs: this.#o.ttlMs / 3,
+      },
+    ).catch((error: unknown) => {
+      this.#hooks.log({
+        kind: "log",
+        level: "debug",
+        event: "publish_failed",
+        fields: { error: message(error) },
+      });
+    }).finally(() => {
+      this.#publishing = false;
+      this.#publish();
+    });
+    this.#track(work);
+  }
+
+  #restartWatch(): void {
+    if (this.#watch === null) return;
+    this.#watch.close();
+  }
+
+  /** Reads the whole prefix, then watches from the revision after it. */
+  #resync(): void {
+    if (this.#syncing || this.#stopped) return;
+    this.#syncing = true;
+    const prefix = `${this.#o.prefix}/`;
+    const work = this.#client.range(prefix, {
+      prefix: true,
+      timeoutMs: this.#o.ttlMs / 2,
+    }).then((read) => {
+      this.#step({
+        kind: "snapshot",
+        nowMs: this.#now(),
+        revision: read.revision,
+        changes: read.kvs.map((kv) => this.#change(kv, false)),
+      });
+      this.#watchRetryMs = WATCH_RETRY_MIN_MS;
+      this.#watch = new EtcdWatch(this.#client, prefix, {
+        prefix: true,
+        startRevision: read.revision + 1,
+      }, {
+        onEvents: (events) => this.#onEvents(events),
+        onEnd: (reason) => this.#onWatchEnd(reason),
+      });
+      this.#track(this.#watch.done);
+    }, (error: unknown) => {
+      this.#hooks.log({
+        kind: "log",
+        level: "debug",
+        event: "sync_failed",
+        fields: { error: message(error) },
+      });
+      this.#retrySync();
+    }).finally(() => this.#syncing = false);
+    this.#track(work);
+  }
+
+  #onEvents(events: WatchEvent[]): void {
+    const changes = events.map((event) =>
+      this.#change(event.kv, event.type === "delete")
+    );
+    this.#step({ kind: "changes", nowMs: this.#now(), changes });
+  }
+
+  #onWatchEnd(reason: string): void {
+    this.#watch = null;
+    if (this.#stopped) return;
+    this.#hooks.log({
+      kind: "log",
+      level: "debug",
+      event: "watch_ended",
+      fields: { reason },
+    });
+    if (reason !== "closed") this.#client.rotate();
+    this.#retrySync();
+  }
+
+  #retrySync(): void {
+    if (this.#stopped || this.#retryTimer !== null) return;
+    const delayMs = this.#watchRetryMs;
+    this.#watchRetryMs = Math.min(this.#watchRetryMs * 2, WATCH_RETRY_MAX_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#resync();
+    }, delayMs);
+  }
+
+  #change(kv: KeyValue, deleted: boolean): KeyChange {
+    const name = kv.key.slice(this.#o.prefix.length + 1);
+    const key: KeyChange["key"] = name === "master"
+      ? { kind: "master" }
+      : name === "handover"
+      ? { kind: "handover" }
+      : name === "pause"
+      ? { kind: "pause" }
+      : name.startsWith("members/")
+      ? { kind: "member", id: name.slice("members/".length) }
+      : { kind: "other" };
+    return {
+      key,
+      value: deleted ? null : kv.value,
+      createRevision: kv.createRevision,
+      modRevision: kv.modRevision,
+      lease: kv.lease,
+    };
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
