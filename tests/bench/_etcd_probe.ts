@@ -40,5 +40,11 @@ Deno.exit(0);
 function report(startMs: number): void {
   const status = Deno.readTextFileSync("/proc/self/status");
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  console.log(JSON.stringify({ kind, startMs: Math.round(startMs), rssBytes: rssKb * 1024 }));
+  console.log(
+    JSON.stringify({
+      kind,
+      startMs: Math.round(startMs),
+      rssBytes: rssKb * 1024,
+    }),
+  );
 }

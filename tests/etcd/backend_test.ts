@@ -51,7 +51,9 @@ function startNode(
       if (handover) queueMicrotask(() => node.backend.demoteDone(term));
     },
     reply: (requestId, ok, message) => replies.set(requestId, { ok, message }),
-    log: (e) => Deno.env.get("ETCD_TEST_LOG") && console.error(id, e.event, JSON.stringify(e.fields)),
+    log: (e) =>
+      Deno.env.get("ETCD_TEST_LOG") &&
+      console.error(id, e.event, JSON.stringify(e.fields)),
   });
   node.backend.start();
   return node;
