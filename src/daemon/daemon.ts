@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "../config/types.ts";
+import { EtcdElectionAdapter } from "../backend/etcd_adapter.ts";
 import { Election } from "../election/election.ts";
 import type { Command, Effect, Input } from "../election/types.ts";
 import { parseMessage } from "../election/types.ts";
@@ -52,7 +53,8 @@ export class Daemon {
   readonly #electionLog = new Logger("election");
   /** $DEBUG, read before `env` is dropped; reloads combine it with log.debug. */
   readonly #debugEnv = readDebugEnv();
-  #election!: Election;
+  /** The mesh core, or the etcd election behind the same interface. */
+  #election!: Election | EtcdElectionAdapter;
   #mesh!: Mesh;
   #drivers!: DriverHost;
   #checks!: CheckHost;
@@ -87,11 +89,20 @@ export class Daemon {
       nodeId: config.node.id,
       clusterSecret: config.cluster.secret,
     });
-    this.#election = new Election(electionOptions(config, {
-      persisted,
-      startMs: this.#startMs,
-      prePromote: this.#drivers.hasPrePromote(),
-    }));
+    this.#election = config.cluster.backend === "etcd"
+      ? new EtcdElectionAdapter(config, {
+        startMs: this.#startMs,
+        now: () => this.#now(),
+        onEffects: (effects) => {
+          for (const effect of effects) this.#apply(effect);
+          this.#schedule();
+        },
+      })
+      : new Election(electionOptions(config, {
+        persisted,
+        startMs: this.#startMs,
+        prePromote: this.#drivers.hasPrePromote(),
+      }));
     await this.#drivers.start();
     this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
@@ -124,6 +135,7 @@ export class Daemon {
       onListen: () => {},
     }, (request, info) => this.#handleHttp(request, info));
     this.#mesh.start();
+    if (this.#election instanceof EtcdElectionAdapter) this.#election.start();
     this.#log.info("started", {
       id: config.node.id,
       listen: config.node.listen,
@@ -446,6 +458,9 @@ export class Daemon {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#checks.stop();
+    if (this.#election instanceof EtcdElectionAdapter) {
+      await this.#election.stop();
+    }
     await this.#control.close();
     await this.#mesh.close();
     await this.#server?.shutdown();

@@ -1,0 +1,117 @@
+/**
+ * Lets the daemon drive the etcd election exactly like the mesh core: the
+ * same `step(input) → effects`, `status(now)` and `nextWakeMs()`. Inputs the
+ * etcd election has no use for (mesh messages, peer links) are dropped;
+ * effects that follow an etcd answer arrive later through `onEffects`, in
+ * order. Decides nothing itself.
+ */
+
+import type { Config } from "../config/types.ts";
+import type { Effect, ElectionStatus, Input } from "../election/types.ts";
+import type { EtcdCommand } from "../etcd_election/types.ts";
+import { EtcdBackend } from "./etcd_backend.ts";
+
+/** Options of the adapter. */
+export interface EtcdAdapterOptions {
+  startMs: number;
+  now: () => number;
+  /** Effects produced outside `step()` (etcd answers, the watch, timers). */
+  onEffects: (effects: Effect[]) => void;
+}
+
+/** The etcd election behind the mesh core's interface. */
+export class EtcdElectionAdapter {
+  readonly #backend: EtcdBackend;
+  readonly #onEffects: (effects: Effect[]) => void;
+  #collecting: Effect[] | null = null;
+
+  constructor(config: Config, options: EtcdAdapterOptions) {
+    const etcd = config.cluster.etcd;
+    if (etcd === undefined) {
+      throw new Error("backend etcd without cluster.etcd");
+    }
+    this.#onEffects = options.onEffects;
+    this.#backend = new EtcdBackend({
+      selfId: config.node.id,
+      role: config.node.role,
+      priority: config.node.priority,
+      ttlMs: etcd.ttlMs,
+      rankDelayMs: config.cluster.rankDelayMs,
+      startMs: options.startMs,
+      prefix: etcd.prefix,
+      now: options.now,
+      client: {
+        endpoints: etcd.endpoints,
+        ...(etcd.username === undefined ? {} : { username: etcd.username }),
+        ...(etcd.password === undefined ? {} : { password: etcd.password }),
+        ...(etcd.caCert === undefined ? {} : { caCert: etcd.caCert }),
+        ...(etcd.cert === undefined ? {} : { cert: etcd.cert }),
+        ...(etcd.key === undefined ? {} : { key: etcd.key }),
+      },
+    }, {
+      promote: (term) => this.#emit({ kind: "promote", term }),
+      demote: (term, reason, handover) =>
+        this.#emit({ kind: "demote", term, reason, handover }),
+      reply: (requestId, ok, message) =>
+        this.#emit({ kind: "reply", requestId, ok, message }),
+      log: (effect) => this.#emit(effect),
+    });
+  }
+
+  /** Starts the lease, the watch and the backend's own timer. */
+  start(): void {
+    this.#collect(() => this.#backend.start());
+  }
+
+  /** Feeds one daemon input; returns the effects it caused at once. */
+  step(input: Input): Effect[] {
+    return this.#collect(() => {
+      switch (input.kind) {
+        case "check":
+          return this.#backend.check(input.healthy);
+        case "command":
+          return this.#backend.command(
+            input.requestId,
+            input.command as EtcdCommand,
+          );
+        case "demote_done":
+          return this.#backend.demoteDone(input.term);
+        default:
+          // Time is the backend's own; mesh messages and links do not count.
+          return;
+      }
+    });
+  }
+
+  /** Status in the mesh core's shape. */
+  status(_nowMs: number): ElectionStatus {
+    return this.#backend.status();
+  }
+
+  /** The backend keeps its own timer: the daemon need not wake for it. */
+  nextWakeMs(): number {
+    return Infinity;
+  }
+
+  /** Stops the watch and timers after requests in flight (a resign, a revoke). */
+  stop(): Promise<void> {
+    return this.#backend.stop();
+  }
+
+  #collect(work: () => void): Effect[] {
+    const outer = this.#collecting;
+    const effects: Effect[] = [];
+    this.#collecting = effects;
+    try {
+      work();
+    } finally {
+      this.#collecting = outer;
+    }
+    return effects;
+  }
+
+  #emit(effect: Effect): void {
+    if (this.#collecting !== null) this.#collecting.push(effect);
+    else this.#onEffects([effect]);
+  }
+}
