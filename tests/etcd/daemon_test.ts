@@ -43,53 +43,62 @@ Deno.test({
     const cli = (args: string[]) => runClustd(args);
     try {
       cluster.startAll();
+      // Daemons start up at different speeds, so the first master is
+      // whichever ranked best among those up (ranking itself is tested in
+      // backend_test.ts); the steps below follow from it.
+      let first = "";
+      let target = "";
       await t.step(
-        "the best-ranked node becomes master; others see it",
+        "one master; every node sees it and all members",
         async () => {
           const promotes = await cluster.waitForPromotes(1, 15_000);
-          assert.equal(promotes[0]?.node, "a", cluster.logOf("a"));
-          assert.ok(
-            await cluster.waitFor(async () => {
-              const status = await cluster.status("c");
-              const members = status?.["members"] as unknown[] | undefined;
-              return status?.["master"] === "a" && members?.length === 3;
-            }, 5000),
-            JSON.stringify(await cluster.status("c")),
-          );
-          const status = await cluster.status("a");
-          assert.equal(status?.["role"], "master");
+          first = promotes[0]?.node ?? "";
+          assert.notEqual(first, "", cluster.logOf("a"));
+          for (const id of ["a", "b", "c"]) {
+            assert.ok(
+              await cluster.waitFor(async () => {
+                const status = await cluster.status(id);
+                const members = status?.["members"] as unknown[] | undefined;
+                return status?.["master"] === first && members?.length === 3;
+              }, 5000),
+              JSON.stringify(await cluster.status(id)),
+            );
+          }
+          assert.equal((await cluster.status(first))?.["role"], "master");
         },
       );
 
-      await t.step("clustd switchover --to c through the CLI", async () => {
+      await t.step("clustd switchover --to through the CLI", async () => {
+        target = first === "c" ? "b" : "c";
         const result = await cli([
           "switchover",
           "--config",
-          config("a"),
+          config(first),
           "--to",
-          "c",
+          target,
         ]);
         assert.equal(result.code, 0, result.stdout + result.stderr);
         const promotes = await cluster.waitForPromotes(2, 5000);
-        assert.equal(promotes[1]?.node, "c");
+        assert.equal(promotes[1]?.node, target);
         assert.ok(promotes[1]!.term > promotes[0]!.term);
-        const demoteA = cluster.hooks().find((h) =>
-          h.node === "a" && h.event === "demote" && h.term === promotes[0]!.term
+        const demote = cluster.hooks().find((h) =>
+          h.node === first && h.event === "demote" &&
+          h.term === promotes[0]!.term
         );
         assert.ok(
-          demoteA !== undefined && demoteA.atMs <= promotes[1]!.atMs,
-          "a demoted before c promoted",
+          demote !== undefined && demote.atMs <= promotes[1]!.atMs,
+          "the old master demoted before the new one promoted",
         );
       });
 
       await t.step(
         "clustd drain on the master hands over to the best other",
         async () => {
-          const result = await cli(["drain", "--config", config("c")]);
+          const result = await cli(["drain", "--config", config(target)]);
           assert.equal(result.code, 0, result.stdout + result.stderr);
           const promotes = await cluster.waitForPromotes(3, 5000);
           assert.equal(promotes[2]?.node, "a");
-          assert.equal((await cluster.status("c"))?.["eligible"], false);
+          assert.equal((await cluster.status(target))?.["eligible"], false);
         },
       );
 
@@ -104,18 +113,17 @@ Deno.test({
           );
           const next = promotes[3];
           assert.ok(next !== undefined, "no new master");
-          assert.equal(next.node, "b");
+          // The drained node never takes over.
+          assert.equal(next.node, target === "b" ? "c" : "b");
           assert.ok(
             next.term > before.term,
             `token ${next.term} ≤ ${before.term}`,
           );
           const tookMs = next.atMs - killedAt;
+          console.log(`etcd backend: kill -9 to promote hook ${tookMs} ms`);
           assert.ok(tookMs < FAILOVER_BOUND_MS, `failover took ${tookMs} ms`);
-          const clash = overlaps(
-            cluster.hooks(),
-            new Map([[before.node, [killedAt]]]),
-          );
-          assert.deepEqual(clash, []);
+          const kills = new Map([[before.node, [killedAt]]]);
+          assert.deepEqual(overlaps(cluster.hooks(), kills), []);
         },
       );
     } finally {
