@@ -214,6 +214,7 @@ function onCampaigned(
     s.view.master = master;
     s.view.revision = master.createRevision;
     s.masterGoneMs = null;
+    s.term = Math.max(s.term, master.createRevision);
   }
   if (
     !input.won || master === null || master.lease !== input.leaseId ||
