@@ -196,7 +196,7 @@ export class EtcdBackend {
         );
       case "keepalive":
         return this.#track(
-          c.leaseKeepAlive(request.leaseId, { timeoutMs: shortMs }).then(
+          this.#renew(request.leaseId, shortMs).then(
             (ttlSec) =>
               this.#step({
                 kind: "renewed",
@@ -280,6 +280,22 @@ export class EtcdBackend {
         ));
       }
     }
+  }
+
+  /**
+   * One keepalive, then a linearizable read. etcd before 3.4.25/3.5.8 lets
+   * a leader that lost its quorum renew leases until it notices (etcd issue
+   * 15247), after a new leader counted our lease without that renewal. The
+   * read succeeds only through a leader that still has its quorum after the
+   * renewal, so a renewal counts only when it happened where it holds.
+   */
+  async #renew(leaseId: string, timeoutMs: number): Promise<number> {
+    const started = this.#o.now();
+    const ttlSec = await this.#client.leaseKeepAlive(leaseId, { timeoutMs });
+    if (ttlSec <= 0) return ttlSec;
+    const leftMs = Math.max(1, timeoutMs - (this.#o.now() - started));
+    await this.#client.range(`${this.#o.prefix}/master`, { timeoutMs: leftMs });
+    return ttlSec;
   }
 
   async #campaign(leaseId: string, value: string): Promise<void> {

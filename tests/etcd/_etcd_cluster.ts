@@ -30,12 +30,32 @@ export interface EtcdMember {
   child: Deno.ChildProcess | null;
 }
 
+/** Starts member `index`'s argv with stderr appended to `logPath`. */
+export type EtcdSpawn = (
+  index: number,
+  argv: string[],
+  logPath: string,
+) => Deno.ChildProcess;
+
+/** POSTs JSON where member `index` runs; the JSON answer or null. */
+export type EtcdPost = (
+  index: number,
+  url: string,
+  body: unknown,
+) => Promise<Record<string, unknown> | null>;
+
 /** Options of `startEtcdCluster()`. */
 export interface EtcdClusterOptions {
   /** Members (default 3). */
   size?: number;
   /** Base address `127.15.X.` (default: X random). */
   hostPrefix?: string;
+  /** Member addresses (default: on loopback from hostPrefix). */
+  hosts?: string[];
+  /** How to start a member (default: on this host). */
+  spawn?: EtcdSpawn;
+  /** How to reach a member's API (default: fetch from this host). */
+  post?: EtcdPost;
 }
 
 /** Whether Debian's etcd is installed (tests skip with a message otherwise). */
@@ -51,10 +71,18 @@ export function etcdInstalled(): boolean {
 export class EtcdCluster {
   readonly members: EtcdMember[];
   readonly dir: string;
+  readonly #spawn: EtcdSpawn;
+  readonly #post: EtcdPost;
 
-  constructor(members: EtcdMember[], dir: string) {
+  constructor(
+    members: EtcdMember[],
+    dir: string,
+    options: { spawn: EtcdSpawn; post: EtcdPost },
+  ) {
     this.members = members;
     this.dir = dir;
+    this.#spawn = options.spawn;
+    this.#post = options.post;
   }
 
   /** Client URLs of all members. */
@@ -68,7 +96,8 @@ export class EtcdCluster {
     if (member === undefined) throw new Error(`no etcd member ${index}`);
     if (member.child !== null) return;
     const initial = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
-    member.child = spawnLogged(
+    member.child = this.#spawn(
+      index,
       [
         "/usr/bin/etcd",
         `--name=${member.name}`,
@@ -86,7 +115,6 @@ export class EtcdCluster {
         "--logger=zap",
       ],
       member.logPath,
-      { env: { ETCD_UNSUPPORTED_ARCH: "" } },
     );
   }
 
@@ -102,7 +130,11 @@ export class EtcdCluster {
   async leaderIndex(): Promise<number> {
     for (const [index, member] of this.members.entries()) {
       if (member.child === null) continue;
-      const status = await post(member.clientUrl, "/v3/maintenance/status");
+      const status = await this.#post(
+        index,
+        `${member.clientUrl}/v3/maintenance/status`,
+        {},
+      );
       if (status === null) continue;
       const leader = String(status["leader"] ?? "");
       const header = status["header"] as Record<string, unknown> | undefined;
@@ -118,9 +150,11 @@ export class EtcdCluster {
     const ok = await waitFor(async () => {
       for (const member of this.members) {
         if (member.child === null) continue;
-        const range = await post(member.clientUrl, "/v3/kv/range", {
-          key: btoa("ready"),
-        });
+        const range = await this.#post(
+          this.members.indexOf(member),
+          `${member.clientUrl}/v3/kv/range`,
+          { key: btoa("ready") },
+        );
         if (range === null) return false;
       }
       return true;
@@ -138,14 +172,14 @@ export class EtcdCluster {
   }
 }
 
-/** POSTs JSON to one member; null on any failure (down, timeout, non-200). */
-async function post(
-  base: string,
-  path: string,
-  body: unknown = {},
+/** POSTs JSON from this host; null on any failure (down, timeout, non-200). */
+async function fetchPost(
+  _index: number,
+  url: string,
+  body: unknown,
 ): Promise<Record<string, unknown> | null> {
   try {
-    const response = await fetch(`${base}${path}`, {
+    const response = await fetch(url, {
       method: "POST",
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(1000),
@@ -167,7 +201,7 @@ export async function startEtcdCluster(
   const dir = await Deno.makeTempDir({ prefix: "clustd-etcd-" });
   const members: EtcdMember[] = [];
   for (let i = 1; i <= size; i++) {
-    const host = `${prefix}${i}`;
+    const host = options.hosts?.[i - 1] ?? `${prefix}${i}`;
     members.push({
       name: `e${i}`,
       host,
@@ -178,7 +212,11 @@ export async function startEtcdCluster(
       child: null,
     });
   }
-  const cluster = new EtcdCluster(members, dir);
+  const cluster = new EtcdCluster(members, dir, {
+    spawn: options.spawn ??
+      ((_index, argv, logPath) => spawnLogged(argv, logPath)),
+    post: options.post ?? fetchPost,
+  });
   try {
     for (const index of members.keys()) cluster.start(index);
     await cluster.waitReady();

@@ -55,6 +55,10 @@ export interface ClustdNetnsOptions {
   hookTimeoutMs?: number;
   /** Keep the temp dir on close (to read logs after a failure). */
   keepDir?: boolean;
+  /** Run clustd on the first N hosts only (default: all). */
+  clustdHosts?: number;
+  /** `backend: etcd` with these settings, and no mesh peers. */
+  etcd?: { endpoints: string[]; prefix: string; ttlMs: number };
 }
 
 interface Node extends HostProcess {
@@ -97,7 +101,8 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
     });
     const hook = `${this.dir}/hook.sh`;
     writeHookScript(hook, this.hookLogPath);
-    for (const host of topology.hosts) {
+    const clustdHosts = topology.hosts.slice(0, options.clustdHosts);
+    for (const host of clustdHosts) {
       const node: Node = {
         host,
         configPath: `${this.dir}/${host.name}.yml`,
@@ -143,7 +148,10 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   }
 
   #config(host: Host, hook: string, options: ClustdNetnsOptions): string {
-    const peers = this.topology.hosts.filter((h) => h !== host).map((h) =>
+    const meshHosts = options.etcd === undefined
+      ? this.topology.hosts.slice(0, options.clustdHosts)
+      : [];
+    const peers = meshHosts.filter((h) => h !== host).map((h) =>
       `    - { id: ${h.name}, url: "ws://${h.address}:${NODE_PORT}", role: voter, priority: ${
         this.priority(h)
       } }`
@@ -162,7 +170,7 @@ ${peers}
   election_timeout_ms: ${this.electionTimeoutMs}
   preempt: ${options.preempt ?? false}
   two_node: ${options.twoNode ?? false}
-state_dir: ${this.dir}/state-${host.name}
+${etcdYaml(options.etcd)}state_dir: ${this.dir}/state-${host.name}
 drivers:
   - type: bash
     promote: ${hook}
@@ -342,4 +350,15 @@ drivers:
   logTail(host: string, chars = LOG_TAIL_CHARS): string {
     return this.logOf(host).slice(-chars);
   }
+}
+
+/** The `backend: etcd` lines of a node's config ("" for the mesh). */
+function etcdYaml(etcd: ClustdNetnsOptions["etcd"]): string {
+  if (etcd === undefined) return "";
+  return `  backend: etcd
+  etcd:
+    endpoints: [${etcd.endpoints.join(", ")}]
+    prefix: ${etcd.prefix}
+    ttl_ms: ${etcd.ttlMs}
+`;
 }

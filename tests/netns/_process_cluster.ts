@@ -42,7 +42,6 @@ export abstract class NetnsProcessCluster<P extends HostProcess> {
   readonly topology: Topology;
   readonly dir: string;
   readonly hookLogPath: string;
-  readonly hosts: readonly string[];
   readonly #processes = new Map<string, P>();
   readonly #ownsTopology: boolean;
   readonly #keepDir: boolean;
@@ -65,9 +64,13 @@ export abstract class NetnsProcessCluster<P extends HostProcess> {
     this.#keepDir = options.keepDir ?? false;
     this.dir = Deno.makeTempDirSync({ prefix: options.dirPrefix });
     this.hookLogPath = `${this.dir}/hooks.log`;
-    this.hosts = topology.hosts.map((h) => h.name);
     Deno.writeTextFileSync(this.hookLogPath, "");
     register(this.#leftovers);
+  }
+
+  /** Hosts that run a process of this cluster, in topology order. */
+  get hosts(): readonly string[] {
+    return [...this.#processes.keys()];
   }
 
   /** Tracks `process` under its host's name. */
