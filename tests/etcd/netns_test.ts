@@ -12,18 +12,15 @@
 import assert from "node:assert/strict";
 import { overlaps } from "../e2e/_cluster.ts";
 import type { HookLine } from "../_hook_log.ts";
-import { execLoggedArgv, sleep } from "../_process.ts";
+import { sleep } from "../_process.ts";
 import { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
 import {
   createTopology,
   type Topology,
   topologySupported,
 } from "../netns/_topology.ts";
-import {
-  EtcdCluster,
-  etcdInstalled,
-  startEtcdCluster,
-} from "./_etcd_cluster.ts";
+import { type EtcdCluster, etcdInstalled } from "./_etcd_cluster.ts";
+import { startNetnsEtcd } from "./_netns_etcd.ts";
 
 const TTL_MS = 1000;
 /** How long a master may act after its last keepalive was sent. */
@@ -46,31 +43,7 @@ async function setUp(): Promise<Run> {
   const etcdHosts = topology.hosts.slice(3);
   let etcd: EtcdCluster | null = null;
   try {
-    etcd = await startEtcdCluster({
-      hosts: etcdHosts.map((h) => h.address),
-      spawn: (index, argv, logPath) =>
-        topology.spawn(etcdHosts[index]!, execLoggedArgv(argv, logPath)),
-      post: async (index, url, body) => {
-        const result = await topology.exec(etcdHosts[index]!, [
-          "curl",
-          "-s",
-          "-m",
-          "1",
-          "-X",
-          "POST",
-          url,
-          "-d",
-          JSON.stringify(body),
-        ]);
-        if (result.code !== 0) return null;
-        try {
-          const json = JSON.parse(result.stdout) as Record<string, unknown>;
-          return "error" in json ? null : json;
-        } catch (_error: unknown) {
-          return null; // Not an answer (member down): the caller polls again.
-        }
-      },
-    });
+    etcd = await startNetnsEtcd(topology, etcdHosts);
     const cluster = ClustdNetnsCluster.create(topology, {
       heartbeatMs: 100,
       clustdHosts: 3,
