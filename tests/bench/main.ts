@@ -1,17 +1,18 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|etcd_client]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
  * real processes; the failover part needs root (network namespaces) and
  * keepalived. Bounded: each part stops by itself.
  */
 
 import { parseArgs } from "node:util";
+import { etcdClientBench } from "./etcd_client_bench.ts";
 import { failoverBench } from "./failover_bench.ts";
 import { footprintBench } from "./footprint_bench.ts";
 import { meshBench } from "./mesh_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|etcd_client]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -38,7 +39,8 @@ async function main(args: string[]): Promise<number> {
     console.error(`bench: --runs must be an integer from 1 to 1000\n${USAGE}`);
     return 2;
   }
-  const only = values.only ?? ["mesh", "footprint", "failover"];
+  const only = values.only ??
+    ["mesh", "footprint", "failover", "etcd_client"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -63,6 +65,12 @@ async function main(args: string[]): Promise<number> {
     console.log(
       (await failoverBench({ runs, quick: values.quick === true })).join("\n") +
         "\n",
+    );
+  }
+  if (only.includes("etcd_client")) {
+    console.log("## etcd client (idle RSS and start-up)\n");
+    console.log(
+      (await etcdClientBench(values.quick ? 2 : 5)).join("\n") + "\n",
     );
   }
   return 0;
