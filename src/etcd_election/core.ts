@@ -184,7 +184,7 @@ function afterView(s: EtcdState): void {
     if (s.state === "leader" && s.leaving === null) {
       // Our key vanished (lease expired on etcd, or an operator deleted
       // it): another node may create it now.
-      becomeFollower(s, "master_key_lost");
+      becomeFollower(s, "lease_expired");
       dropLease(s);
     }
     return;
@@ -199,7 +199,7 @@ function afterView(s: EtcdState): void {
     log(s, "info", "stale_master_key", { lease: master.lease });
     request(s, { kind: "revoke", leaseId: master.lease });
   } else if (s.state === "leader" && (!self || !ours)) {
-    becomeFollower(s, "master_key_taken");
+    becomeFollower(s, "higher_term");
   }
 }
 
@@ -247,8 +247,10 @@ function checkLease(s: EtcdState): void {
   const leader = s.state === "leader" && s.leaving === null;
   if (leader && s.nowMs >= masterUntilMs(s)) {
     // Our own deadline: we stop now, before etcd could let anyone else have
-    // the key; giving the lease up lets them have it sooner.
-    becomeFollower(s, "lease_expired");
+    // the key; giving the lease up lets them have it sooner. Found past the
+    // lease's very end, we were not running (SIGSTOP, a frozen VM).
+    const overslept = s.nowMs >= s.lease.untilMs;
+    becomeFollower(s, overslept ? "lease_expired" : "quorum_lost");
     dropLease(s);
   } else if (s.nowMs >= s.lease.untilMs) {
     log(s, "warn", "lease_lost", { lease: s.lease.id });

@@ -160,7 +160,7 @@ Deno.test("a master that cannot renew demotes by itself before etcd could expire
     }
     const demote = out.find((x) => x.kind === "demote");
     if (demote?.kind === "demote") {
-      assert.equal(demote.reason, "lease_expired");
+      assert.equal(demote.reason, "quorum_lost");
       assert.ok(requests(out).some((r) => r.kind === "revoke"));
       demotedAt = now;
     }
@@ -353,7 +353,7 @@ Deno.test("the master key vanishing under a master demotes it at once", () => {
     changes: [masterKey(null, 30)],
   });
   const demote = out.find((x) => x.kind === "demote");
-  assert.ok(demote?.kind === "demote" && demote.reason === "master_key_lost");
+  assert.ok(demote?.kind === "demote" && demote.reason === "lease_expired");
 });
 
 Deno.test("a master key left by an earlier run of this node is revoked", () => {
