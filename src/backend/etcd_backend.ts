@@ -5,12 +5,7 @@
  * nothing the core could; never acts as master by itself.
  */
 
-import {
-  EtcdClient,
-  type EtcdClientOptions,
-  type KeyValue,
-} from "../etcd/client.ts";
-import { EtcdWatch, type WatchEvent } from "../etcd/watch.ts";
+import { EtcdClient, type EtcdClientOptions } from "../etcd/client.ts";
 import { EtcdElection } from "../etcd_election/core.ts";
 import type {
   EtcdCommand,
@@ -19,14 +14,10 @@ import type {
   EtcdElectionStatus,
   EtcdInput,
   EtcdRequest,
-  KeyChange,
   MasterKey,
   MemberRecord,
 } from "../etcd_election/types.ts";
-
-/** Shortest and longest wait before a broken watch is opened again. */
-const WATCH_RETRY_MIN_MS = 50;
-const WATCH_RETRY_MAX_MS = 2000;
+import { PrefixView } from "./_prefix_view.ts";
 
 /** What the daemon does with the core's role effects. */
 export interface BackendHooks {
@@ -51,11 +42,8 @@ export class EtcdBackend {
   readonly #hooks: BackendHooks;
   readonly #client: EtcdClient;
   readonly #core: EtcdElection;
+  readonly #view: PrefixView;
   #timer: ReturnType<typeof setTimeout> | null = null;
-  #retryTimer: ReturnType<typeof setTimeout> | null = null;
-  #watch: EtcdWatch | null = null;
-  #watchRetryMs = WATCH_RETRY_MIN_MS;
-  #syncing = false;
   #stopped = false;
   #lastNowMs = 0;
   #pendingPublish: { leaseId: string; record: MemberRecord } | null = null;
@@ -68,12 +56,28 @@ export class EtcdBackend {
     this.#hooks = hooks;
     this.#client = new EtcdClient(options.client);
     this.#core = new EtcdElection(options);
+    this.#view = new PrefixView(this.#client, options.prefix, {
+      readTimeoutMs: options.ttlMs / 2,
+      on: {
+        snapshot: (revision, changes) =>
+          this.#step({
+            kind: "snapshot",
+            nowMs: this.#now(),
+            revision,
+            changes,
+          }),
+        changes: (changes) =>
+          this.#step({ kind: "changes", nowMs: this.#now(), changes }),
+        debug: (event, fields) =>
+          this.#hooks.log({ kind: "log", level: "debug", event, fields }),
+      },
+    });
   }
 
   /** Starts the lease, the view and the timer. */
   start(): void {
     this.#step({ kind: "tick", nowMs: this.#now() });
-    this.#resync();
+    this.#view.start();
   }
 
   /** Feeds a check result. */
@@ -106,10 +110,7 @@ export class EtcdBackend {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
-    this.#watch?.close();
-    await this.#watch?.done;
+    await this.#view.stop();
     await Promise.allSettled([...this.#inflight]);
     this.#client.close();
   }
@@ -127,6 +128,7 @@ export class EtcdBackend {
       return;
     }
     for (const effect of this.#core.step(input)) this.#apply(effect);
+    this.#view.followEndpoint();
     this.#schedule();
   }
 
@@ -184,7 +186,7 @@ export class EtcdBackend {
                 ttlSec: lease.ttlSec,
               });
               // A new lease may follow a partition: our watch may be dead too.
-              this.#restartWatch();
+              this.#view.restart();
             },
             (error: unknown) =>
               this.#step({
@@ -360,97 +362,6 @@ export class EtcdBackend {
       this.#publish();
     });
     this.#track(work);
-  }
-
-  #restartWatch(): void {
-    if (this.#watch === null) return;
-    this.#watch.close();
-  }
-
-  /** Reads the whole prefix, then watches from the revision after it. */
-  #resync(): void {
-    if (this.#syncing || this.#stopped) return;
-    this.#syncing = true;
-    const prefix = `${this.#o.prefix}/`;
-    const work = this.#client.range(prefix, {
-      prefix: true,
-      timeoutMs: this.#o.ttlMs / 2,
-    }).then((read) => {
-      this.#step({
-        kind: "snapshot",
-        nowMs: this.#now(),
-        revision: read.revision,
-        changes: read.kvs.map((kv) => this.#change(kv, false)),
-      });
-      this.#watchRetryMs = WATCH_RETRY_MIN_MS;
-      this.#watch = new EtcdWatch(this.#client, prefix, {
-        prefix: true,
-        startRevision: read.revision + 1,
-      }, {
-        onEvents: (events) => this.#onEvents(events),
-        onEnd: (reason) => this.#onWatchEnd(reason),
-      });
-      this.#track(this.#watch.done);
-    }, (error: unknown) => {
-      this.#hooks.log({
-        kind: "log",
-        level: "debug",
-        event: "sync_failed",
-        fields: { error: message(error) },
-      });
-      this.#retrySync();
-    }).finally(() => this.#syncing = false);
-    this.#track(work);
-  }
-
-  #onEvents(events: WatchEvent[]): void {
-    const changes = events.map((event) =>
-      this.#change(event.kv, event.type === "delete")
-    );
-    this.#step({ kind: "changes", nowMs: this.#now(), changes });
-  }
-
-  #onWatchEnd(reason: string): void {
-    this.#watch = null;
-    if (this.#stopped) return;
-    this.#hooks.log({
-      kind: "log",
-      level: "debug",
-      event: "watch_ended",
-      fields: { reason },
-    });
-    if (reason !== "closed") this.#client.rotate();
-    this.#retrySync();
-  }
-
-  #retrySync(): void {
-    if (this.#stopped || this.#retryTimer !== null) return;
-    const delayMs = this.#watchRetryMs;
-    this.#watchRetryMs = Math.min(this.#watchRetryMs * 2, WATCH_RETRY_MAX_MS);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
-      this.#resync();
-    }, delayMs);
-  }
-
-  #change(kv: KeyValue, deleted: boolean): KeyChange {
-    const name = kv.key.slice(this.#o.prefix.length + 1);
-    const key: KeyChange["key"] = name === "master"
-      ? { kind: "master" }
-      : name === "handover"
-      ? { kind: "handover" }
-      : name === "pause"
-      ? { kind: "pause" }
-      : name.startsWith("members/")
-      ? { kind: "member", id: name.slice("members/".length) }
-      : { kind: "other" };
-    return {
-      key,
-      value: deleted ? null : kv.value,
-      createRevision: kv.createRevision,
-      modRevision: kv.modRevision,
-      lease: kv.lease,
-    };
   }
 }
 

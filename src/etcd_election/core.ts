@@ -48,6 +48,7 @@ import type {
   EtcdElectionOptions,
   EtcdElectionStatus,
   EtcdInput,
+  MasterKey,
   MemberRecord,
 } from "./types.ts";
 
@@ -171,7 +172,8 @@ function dispatch(s: EtcdState, input: EtcdInput): void {
       if (s.state === "candidate") s.state = "follower";
       s.holdUntilMs = s.nowMs + s.lease.renewEveryMs;
       log(s, "warn", "campaign_failed", { error: input.error });
-      return;
+      // The watch may already show that the transaction went through.
+      return afterView(s);
     case "resigned":
       return onResigned(s, input.ok, input.error);
   }
@@ -200,6 +202,11 @@ function afterView(s: EtcdState): void {
     request(s, { kind: "revoke", leaseId: master.lease });
   } else if (s.state === "leader" && (!self || !ours)) {
     becomeFollower(s, "higher_term");
+  } else if (self && ours && s.state === "follower") {
+    // Our campaign won but its answer was lost (a timeout): the key under
+    // our lease says so, and nobody else can hold it while it exists.
+    log(s, "info", "campaign_won_late", { term: master.createRevision });
+    becomeLeader(s, master);
   }
 }
 
@@ -223,6 +230,11 @@ function onCampaigned(
     log(s, "info", "campaign_lost", { master: master?.holder ?? null });
     return;
   }
+  becomeLeader(s, master);
+}
+
+/** We hold the master key: promote, unless the lease is too short to. */
+function becomeLeader(s: EtcdState, master: MasterKey): void {
   s.state = "leader";
   s.term = master.createRevision;
   const handover = s.view.handover?.to === s.o.selfId;

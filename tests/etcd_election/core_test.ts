@@ -414,3 +414,23 @@ Deno.test("member records that do not parse are ignored", () => {
   ]);
   assert.deepEqual(e.status(20).members.map((m) => m.id), ["a", "b"]);
 });
+
+Deno.test("a campaign whose answer was lost still promotes once the watch shows our key", () => {
+  const e = node();
+  started(e);
+  let now = 10;
+  for (let i = 0; i < 100; i++) {
+    now = Math.max(now, Math.ceil(e.nextWakeMs()));
+    const out = e.step({ kind: "tick", nowMs: now });
+    answerKeepalives(e, out, now);
+    if (requests(out).some((r) => r.kind === "campaign")) break;
+  }
+  e.step({ kind: "campaign_failed", nowMs: now + 1, error: "timeout" });
+  const out = e.step({
+    kind: "changes",
+    nowMs: now + 2,
+    changes: [masterKey("a", 20, "L1")],
+  });
+  assert.ok(out.some((x) => x.kind === "promote" && x.term === 20));
+  assert.ok(e.isMaster(now + 2));
+});
