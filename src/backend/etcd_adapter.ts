@@ -15,6 +15,8 @@ import { EtcdBackend } from "./etcd_backend.ts";
 export interface EtcdAdapterOptions {
   startMs: number;
   now: () => number;
+  /** Some driver has a pre_promote hook: winning waits for its verdict. */
+  prePromote: boolean;
   /** Effects produced outside `step()` (etcd answers, the watch, timers). */
   onEffects: (effects: Effect[]) => void;
 }
@@ -38,6 +40,10 @@ export class EtcdElectionAdapter {
       ttlMs: etcd.ttlMs,
       rankDelayMs: config.cluster.rankDelayMs,
       startMs: options.startMs,
+      preempt: config.cluster.preempt,
+      preemptDelayMs: config.cluster.preemptDelayMs,
+      minHoldMs: config.cluster.minHoldMs,
+      prePromote: options.prePromote,
       prefix: etcd.prefix,
       now: options.now,
       client: {
@@ -54,6 +60,7 @@ export class EtcdElectionAdapter {
         this.#emit({ kind: "demote", term, reason, handover }),
       reply: (requestId, ok, message) =>
         this.#emit({ kind: "reply", requestId, ok, message }),
+      prePromote: (term) => this.#emit({ kind: "pre_promote", term }),
       log: (effect) => this.#emit(effect),
     });
   }
@@ -76,6 +83,8 @@ export class EtcdElectionAdapter {
           );
         case "demote_done":
           return this.#backend.demoteDone(input.term);
+        case "pre_promote_result":
+          return this.#backend.prePromoteResult(input.term, input.ok);
         default:
           // Time is the backend's own; mesh messages and links do not count.
           return;

@@ -24,6 +24,8 @@ export interface BackendHooks {
   promote(term: number): void;
   demote(term: number, reason: string, handover: boolean): void;
   reply(requestId: string, ok: boolean, message: string): void;
+  /** Run the pre_promote hooks; answer with `prePromoteResult()`. */
+  prePromote(term: number): void;
   log(effect: Extract<EtcdEffect, { kind: "log" }>): void;
 }
 
@@ -95,6 +97,11 @@ export class EtcdBackend {
     this.#step({ kind: "demote_done", nowMs: this.#now(), term });
   }
 
+  /** The pre_promote hooks' verdict for `term`. */
+  prePromoteResult(term: number, ok: boolean): void {
+    this.#step({ kind: "pre_promote_result", nowMs: this.#now(), term, ok });
+  }
+
   /** Status snapshot (reads the clock). */
   status(): EtcdElectionStatus {
     return this.#core.status(this.#now());
@@ -140,6 +147,8 @@ export class EtcdBackend {
         return this.#hooks.demote(effect.term, effect.reason, effect.handover);
       case "reply":
         return this.#hooks.reply(effect.requestId, effect.ok, effect.message);
+      case "pre_promote":
+        return this.#hooks.prePromote(effect.term);
       case "log":
         return this.#hooks.log(effect);
       case "etcd":

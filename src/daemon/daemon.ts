@@ -92,6 +92,7 @@ export class Daemon {
     this.#election = config.cluster.backend === "etcd"
       ? new EtcdElectionAdapter(config, {
         startMs: this.#startMs,
+        prePromote: this.#drivers.hasPrePromote(),
         now: () => this.#now(),
         onEffects: (effects) => {
           for (const effect of effects) this.#apply(effect);

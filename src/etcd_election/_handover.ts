@@ -13,8 +13,10 @@ import {
   type EtcdState,
   isMaster,
   log,
+  promote,
   reply,
   request,
+  VETO_COOLDOWN_TTLS,
 } from "./_state.ts";
 import type { EtcdCommand } from "./types.ts";
 
@@ -50,12 +52,83 @@ export function onCommand(
   }
 }
 
-/** A master whose checks fail or that was drained hands over when it can. */
+/**
+ * A drained master hands over when it can; one whose checks fail, or (with
+ * preempt) that sees a better eligible node for preempt_delay_ms, only after
+ * min_hold_ms, so a fresh master does not flap.
+ */
 export function maybeLeave(s: EtcdState): void {
-  if (!isMaster(s, s.nowMs) || eligible(s)) return;
+  if (!isMaster(s, s.nowMs)) {
+    s.preemptSinceMs = null;
+    return;
+  }
+  const held = s.masterSinceMs !== null &&
+    s.nowMs - s.masterSinceMs >= (s.o.minHoldMs ?? 0);
+  if (!eligible(s)) {
+    const to = bestOther(s);
+    if (to === null || (!s.drained && !held)) return;
+    return startLeave(s, s.drained ? "drain" : "check_failed", to, null);
+  }
+  const better = preemptCandidate(s);
+  if (better === null) {
+    s.preemptSinceMs = null;
+    return;
+  }
+  s.preemptSinceMs ??= s.nowMs;
+  if (held && s.nowMs - s.preemptSinceMs >= (s.o.preemptDelayMs ?? 0)) {
+    startLeave(s, "preempted", better, null);
+  }
+}
+
+/** With preempt on: the best eligible member of higher priority, if any. */
+function preemptCandidate(s: EtcdState): string | null {
+  if (s.o.preempt !== true) return null;
+  const best = bestOther(s);
+  const member = best === null ? undefined : s.view.members.get(best);
+  return member !== undefined && member.priority > s.o.priority ? best : null;
+}
+
+/** When maybeLeave() next needs a step (hold or preempt delay ending). */
+export function leaveWakeMs(s: EtcdState): number {
+  if (s.masterSinceMs === null) return Infinity;
+  const holdEndMs = s.masterSinceMs + (s.o.minHoldMs ?? 0);
+  const preemptAtMs = s.preemptSinceMs === null
+    ? Infinity
+    : s.preemptSinceMs + (s.o.preemptDelayMs ?? 0);
+  const wake = Math.min(
+    holdEndMs > s.nowMs ? holdEndMs : Infinity,
+    preemptAtMs > s.nowMs ? preemptAtMs : Infinity,
+  );
+  return wake;
+}
+
+/** The pre_promote hook answered for the key we won in `term`. */
+export function onPrePromoteResult(
+  s: EtcdState,
+  term: number,
+  ok: boolean,
+): void {
+  if (!s.prePromotePending || s.state !== "leader" || term !== s.term) {
+    log(s, "debug", "pre_promote_stale", { resultTerm: term, ok });
+    return;
+  }
+  s.prePromotePending = false;
+  if (ok) return promote(s);
+  // Vetoed: give the key up for the best other node and stay ineligible a
+  // while, so the others go first. Nothing to demote: we never promoted.
+  s.vetoUntilMs = s.nowMs + VETO_COOLDOWN_TTLS * s.o.ttlMs;
+  log(s, "warn", "pre_promote_veto", { term });
   const to = bestOther(s);
-  if (to === null) return;
-  startLeave(s, s.drained ? "drain" : "check_failed", to, null);
+  s.leaving = {
+    reason: "pre_promote_veto",
+    to,
+    requestId: null,
+    term,
+    demoted: true,
+  };
+  const leaseId = s.lease.id;
+  if (leaseId === null) return onResigned(s, false, "lease lost");
+  request(s, { kind: "resign", leaseId, handover: { from: s.o.selfId, to } });
 }
 
 function startLeave(

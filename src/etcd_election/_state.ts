@@ -12,6 +12,8 @@ import type { EtcdEffect, EtcdElectionOptions, EtcdRequest } from "./types.ts";
 
 /** Share of the TTL a master stops early, for its demote drivers. */
 export const DEMOTE_MARGIN_SHARE = 0.25;
+/** A pre_promote veto keeps the node ineligible for this many TTLs. */
+export const VETO_COOLDOWN_TTLS = 4;
 
 /** A handover in progress: demote drivers first, then the resign. */
 export interface Leaving {
@@ -47,6 +49,14 @@ export interface EtcdState {
   shuttingDown: boolean;
   /** The member record last published, as JSON. */
   published: string;
+  /** Won the key, waiting for the pre_promote hook's verdict. */
+  prePromotePending: boolean;
+  /** Why the current leadership began: a plain win or a handover to us. */
+  promoteReason: "elected" | "handover";
+  /** Ineligible until here after a pre_promote veto. */
+  vetoUntilMs: number;
+  /** Since when a better node is eligible (preempt), or null. */
+  preemptSinceMs: number | null;
 }
 
 /** A fresh follower without a lease. */
@@ -73,6 +83,10 @@ export function createState(o: EtcdElectionOptions): EtcdState {
     drained: false,
     shuttingDown: false,
     published: "",
+    prePromotePending: false,
+    promoteReason: "elected",
+    vetoUntilMs: 0,
+    preemptSinceMs: null,
   };
 }
 
@@ -90,7 +104,7 @@ export function isMaster(s: EtcdState, nowMs: number): boolean {
 /** Whether this node may become master now (config, checks, drain). */
 export function eligible(s: EtcdState): boolean {
   return s.o.role === "voter" && s.o.priority > 0 && s.healthy &&
-    !s.drained && !s.shuttingDown;
+    !s.drained && !s.shuttingDown && s.nowMs >= s.vetoUntilMs;
 }
 
 /** Queues an etcd request. */
@@ -142,4 +156,19 @@ export function bestOther(s: EtcdState): string | null {
     member.role === "voter" && member.priority > 0
   );
   return others.sort(compareRank)[0]?.id ?? null;
+}
+
+/** We hold the key (and pre_promote approved): act as master, if still in time. */
+export function promote(s: EtcdState): void {
+  if (s.nowMs >= masterUntilMs(s)) {
+    // The lease ran short while the transaction or the hook ran: give the
+    // key up rather than promote without the margin.
+    becomeFollower(s, "lease_expired");
+    dropLease(s);
+    return;
+  }
+  s.promoted = true;
+  s.masterSinceMs = s.nowMs;
+  log(s, "info", "promote", { term: s.term, reason: s.promoteReason });
+  s.out.push({ kind: "promote", term: s.term });
 }

@@ -25,9 +25,11 @@ import { assert } from "../election/assert.ts";
 import { compareRank, type RankEntry } from "../election/rank.ts";
 import type { PublicRole } from "../election/types.ts";
 import {
+  leaveWakeMs,
   maybeLeave,
   onCommand,
   onDemoteDone,
+  onPrePromoteResult,
   onResigned,
 } from "./_handover.ts";
 import {
@@ -39,6 +41,7 @@ import {
   isMaster,
   log,
   masterUntilMs,
+  promote,
   request,
 } from "./_state.ts";
 import { buildStatus } from "./_status.ts";
@@ -99,7 +102,9 @@ export class EtcdElection {
   nextWakeMs(): number {
     const s = this.#s;
     let wake = Math.min(campaignAtMs(s), s.lease.nextWakeMs());
-    if (s.state === "leader") wake = Math.min(wake, masterUntilMs(s));
+    if (s.state === "leader") {
+      wake = Math.min(wake, masterUntilMs(s), leaveWakeMs(s));
+    }
     if (s.view.handover !== null && s.handoverSeenMs > 0) {
       wake = Math.min(wake, s.handoverSeenMs + s.o.ttlMs);
     }
@@ -126,6 +131,8 @@ function dispatch(s: EtcdState, input: EtcdInput): void {
       return onCommand(s, input.requestId, input.command);
     case "demote_done":
       return onDemoteDone(s, input.term);
+    case "pre_promote_result":
+      return onPrePromoteResult(s, input.term, input.ok);
     case "snapshot": {
       if (input.revision < s.view.revision) return;
       const view = emptyView();
@@ -233,24 +240,16 @@ function onCampaigned(
   becomeLeader(s, master);
 }
 
-/** We hold the master key: promote, unless the lease is too short to. */
+/** We hold the master key: promote (after pre_promote, when configured). */
 function becomeLeader(s: EtcdState, master: MasterKey): void {
   s.state = "leader";
   s.term = master.createRevision;
-  const handover = s.view.handover?.to === s.o.selfId;
+  s.promoteReason = s.view.handover?.to === s.o.selfId ? "handover" : "elected";
   s.view.handover = null;
-  if (s.nowMs >= masterUntilMs(s)) {
-    // The lease ran short while the transaction was in flight: give the
-    // key up rather than promote without the margin.
-    becomeFollower(s, "lease_expired");
-    dropLease(s);
-    return;
-  }
-  s.promoted = true;
-  s.masterSinceMs = s.nowMs;
-  const reason = handover ? "handover" : "elected";
-  log(s, "info", "promote", { term: s.term, reason });
-  s.out.push({ kind: "promote", term: s.term });
+  if (s.o.prePromote !== true) return promote(s);
+  s.prePromotePending = true;
+  log(s, "info", "pre_promote", { term: s.term });
+  s.out.push({ kind: "pre_promote", term: s.term });
 }
 
 /** Demotes when the margin or the lease ran out; drops a dead lease. */

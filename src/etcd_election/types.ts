@@ -26,6 +26,13 @@ export interface EtcdElectionOptions {
   rankDelayMs: number;
   /** Monotonic time at process start. */
   startMs: number;
+  /** Hand over to a better eligible node after `preemptDelayMs` (default off). */
+  preempt?: boolean;
+  preemptDelayMs?: number;
+  /** A new master holds this long before a check or preempt handover. */
+  minHoldMs?: number;
+  /** Winning emits `pre_promote` and waits for `pre_promote_result`. */
+  prePromote?: boolean;
 }
 
 /** What this node publishes about itself under `<prefix>/members/<id>`. */
@@ -78,6 +85,7 @@ export type EtcdInput =
   | { kind: "check"; nowMs: number; healthy: boolean }
   | { kind: "command"; nowMs: number; requestId: string; command: EtcdCommand }
   | { kind: "demote_done"; nowMs: number; term: number }
+  | { kind: "pre_promote_result"; nowMs: number; term: number; ok: boolean }
   /** A full read of the prefix at `revision` (replaces the whole view). */
   | { kind: "snapshot"; nowMs: number; revision: number; changes: KeyChange[] }
   /** Watch events, in revision order. */
@@ -117,7 +125,10 @@ export type EtcdRequest =
 
 /** What the shell must do, in order. */
 export type EtcdEffect =
-  | Extract<CoreEffect, { kind: "promote" | "demote" | "reply" | "log" }>
+  | Extract<
+    CoreEffect,
+    { kind: "promote" | "demote" | "pre_promote" | "reply" | "log" }
+  >
   | { kind: "etcd"; request: EtcdRequest };
 
 /** Status, as the mesh core's plus what only etcd knows. */

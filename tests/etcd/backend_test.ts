@@ -51,6 +51,7 @@ function startNode(
       if (handover) queueMicrotask(() => node.backend.demoteDone(term));
     },
     reply: (requestId, ok, message) => replies.set(requestId, { ok, message }),
+    prePromote: (term) => node.backend.prePromoteResult(term, true),
     log: (e) =>
       Deno.env.get("ETCD_TEST_LOG") &&
       console.error(id, e.event, JSON.stringify(e.fields)),

@@ -15,6 +15,7 @@ import {
 } from "../../src/etcd_election/core.ts";
 import type {
   EtcdEffect,
+  EtcdElectionOptions,
   EtcdRequest,
   KeyChange,
 } from "../../src/etcd_election/types.ts";
@@ -26,7 +27,11 @@ const RENEW_MS = TTL_MS / RENEWS_PER_TTL;
 const MASTER_MS = TTL_MS / (1 + CLOCK_DRIFT_RHO) ** 2 -
   TTL_MS * DEMOTE_MARGIN_SHARE;
 
-function node(id = "a", priority = 100): EtcdElection {
+function node(
+  id = "a",
+  priority = 100,
+  extra: Partial<EtcdElectionOptions> = {},
+): EtcdElection {
   return new EtcdElection({
     selfId: id,
     role: "voter",
@@ -34,6 +39,7 @@ function node(id = "a", priority = 100): EtcdElection {
     ttlMs: TTL_MS,
     rankDelayMs: DELTA_MS,
     startMs: 0,
+    ...extra,
   });
 }
 
@@ -93,7 +99,7 @@ function elect(e: EtcdElection, revision = 20): number {
     nowMs: now + 1,
     leaseId: "L1",
     won: true,
-    master: { holder: "a", createRevision: revision, lease: "L1" },
+    master: { holder: e.status(now).id, createRevision: revision, lease: "L1" },
   });
   assert.ok(out.some((x) => x.kind === "promote" && x.term === revision));
   return now + 1;
@@ -433,4 +439,90 @@ Deno.test("a campaign whose answer was lost still promotes once the watch shows 
   });
   assert.ok(out.some((x) => x.kind === "promote" && x.term === 20));
   assert.ok(e.isMaster(now + 2));
+});
+
+/** Runs `e` to its campaign and answers it won (no promote check). */
+function win(
+  e: EtcdElection,
+  revision = 20,
+): { now: number; out: EtcdEffect[] } {
+  let now = 10;
+  for (let i = 0; i < 100; i++) {
+    now = Math.max(now, Math.ceil(e.nextWakeMs()));
+    const out = e.step({ kind: "tick", nowMs: now });
+    answerKeepalives(e, out, now);
+    if (requests(out).some((r) => r.kind === "campaign")) break;
+  }
+  const out = e.step({
+    kind: "campaigned",
+    nowMs: now + 1,
+    leaseId: "L1",
+    won: true,
+    master: { holder: e.status(now).id, createRevision: revision, lease: "L1" },
+  });
+  return { now: now + 1, out };
+}
+
+Deno.test("with pre_promote, a won key promotes only after the hook approves", () => {
+  const e = node("a", 100, { prePromote: true });
+  started(e);
+  const { now, out } = win(e);
+  assert.deepEqual(kinds(out).filter((k) => k !== "publish"), ["pre_promote"]);
+  assert.ok(!e.isMaster(now));
+  const approved = e.step({
+    kind: "pre_promote_result",
+    nowMs: now + 1,
+    term: 20,
+    ok: true,
+  });
+  assert.ok(approved.some((x) => x.kind === "promote" && x.term === 20));
+});
+
+Deno.test("a pre_promote veto gives the key up for the best other node, without a demote", () => {
+  const e = node("a", 100, { prePromote: true });
+  started(e, [member("b", 90, 3)]);
+  const { now } = win(e);
+  const vetoed = e.step({
+    kind: "pre_promote_result",
+    nowMs: now + 1,
+    term: 20,
+    ok: false,
+  });
+  assert.ok(!vetoed.some((x) => x.kind === "demote" || x.kind === "promote"));
+  assert.deepEqual(requests(vetoed).find((r) => r.kind === "resign"), {
+    kind: "resign",
+    leaseId: "L1",
+    handover: { from: "a", to: "b" },
+  });
+  assert.equal(e.status(now + 2).eligible, false);
+});
+
+Deno.test("with preempt, a master hands over to a better node after min_hold and preempt_delay", () => {
+  const e = node("b", 90, {
+    preempt: true,
+    preemptDelayMs: 500,
+    minHoldMs: 1000,
+  });
+  started(e);
+  const t = elect(e);
+  // A better node appears right away; nothing before hold and delay.
+  const early = e.step({
+    kind: "changes",
+    nowMs: t + 1,
+    changes: [member("a", 100, 30)],
+  });
+  assert.ok(!early.some((x) => x.kind === "demote"));
+  let now = t + 1;
+  let demote: EtcdEffect | undefined;
+  for (let i = 0; i < 50 && demote === undefined; i++) {
+    now = Math.max(now + 1, Math.ceil(e.nextWakeMs()));
+    const out = e.step({ kind: "tick", nowMs: now });
+    answerKeepalives(e, out, now);
+    demote = out.find((x) => x.kind === "demote");
+  }
+  assert.ok(
+    demote?.kind === "demote" && demote.reason === "preempted" &&
+      demote.handover,
+  );
+  assert.ok(now - t >= 1000, `preempted after ${now - t} ms`);
 });
