@@ -57,6 +57,8 @@ export interface EtcdState {
   vetoUntilMs: number;
   /** Since when a better node is eligible (preempt), or null. */
   preemptSinceMs: number | null;
+  /** The drivers finished the start demote: campaigning is allowed. */
+  startDemoted: boolean;
 }
 
 /** A fresh follower without a lease. */
@@ -87,6 +89,7 @@ export function createState(o: EtcdElectionOptions): EtcdState {
     promoteReason: "elected",
     vetoUntilMs: 0,
     preemptSinceMs: null,
+    startDemoted: o.startDemote !== true,
   };
 }
 

@@ -74,11 +74,11 @@ export class EtcdElection {
     assert(input.nowMs >= s.nowMs, "time went backwards");
     s.out = [];
     s.nowMs = input.nowMs;
-    if (!s.started) {
+    if (!s.started && s.o.startDemote !== true) {
       // Start in a known state: drivers let go of what a previous run held.
-      s.started = true;
       s.out.push({ kind: "demote", term: 0, reason: "start", handover: false });
     }
+    s.started = true;
     // Lease first: a master resuming from a pause demotes before anything.
     checkLease(s);
     dispatch(s, input);
@@ -131,6 +131,9 @@ function dispatch(s: EtcdState, input: EtcdInput): void {
       return onCommand(s, input.requestId, input.command);
     case "demote_done":
       return onDemoteDone(s, input.term);
+    case "start_demote_done":
+      s.startDemoted = true;
+      return;
     case "pre_promote_result":
       return onPrePromoteResult(s, input.term, input.ok);
     case "snapshot": {
@@ -275,7 +278,9 @@ function campaignAtMs(s: EtcdState): number {
   if (s.state !== "follower" || !view.synced || view.master !== null) {
     return Infinity;
   }
-  if (!eligible(s) || s.nowMs >= masterUntilMs(s)) return Infinity;
+  if (!eligible(s) || !s.startDemoted || s.nowMs >= masterUntilMs(s)) {
+    return Infinity;
+  }
   const handover = view.handover;
   if (handover?.to === s.o.selfId) return s.nowMs;
   if (view.paused || s.masterGoneMs === null) return Infinity;

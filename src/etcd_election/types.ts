@@ -33,6 +33,12 @@ export interface EtcdElectionOptions {
   minHoldMs?: number;
   /** Winning emits `pre_promote` and waits for `pre_promote_result`. */
   prePromote?: boolean;
+  /**
+   * The shell tells the drivers `demote` (reason `start`) itself and sends
+   * `start_demote_done` when they finished; until then the node does not
+   * campaign. Without it the core emits that demote on its first step.
+   */
+  startDemote?: boolean;
 }
 
 /** What this node publishes about itself under `<prefix>/members/<id>`. */
@@ -85,6 +91,7 @@ export type EtcdInput =
   | { kind: "check"; nowMs: number; healthy: boolean }
   | { kind: "command"; nowMs: number; requestId: string; command: EtcdCommand }
   | { kind: "demote_done"; nowMs: number; term: number }
+  | { kind: "start_demote_done"; nowMs: number }
   | { kind: "pre_promote_result"; nowMs: number; term: number; ok: boolean }
   /** A full read of the prefix at `revision` (replaces the whole view). */
   | { kind: "snapshot"; nowMs: number; revision: number; changes: KeyChange[] }

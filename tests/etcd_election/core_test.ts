@@ -526,3 +526,20 @@ Deno.test("with preempt, a master hands over to a better node after min_hold and
   );
   assert.ok(now - t >= 1000, `preempted after ${now - t} ms`);
 });
+
+Deno.test("with the shell's start demote, no campaign before start_demote_done", () => {
+  const e = node("a", 100, { startDemote: true });
+  const first = e.step({ kind: "tick", nowMs: 0 });
+  assert.ok(!first.some((x) => x.kind === "demote"));
+  e.step({ kind: "granted", nowMs: 5, leaseId: "L1", ttlSec: 3 });
+  e.step({ kind: "snapshot", nowMs: 10, revision: 10, changes: [] });
+  let now = 10;
+  for (let i = 0; i < 10; i++) {
+    now += RENEW_MS;
+    const out = e.step({ kind: "tick", nowMs: now });
+    answerKeepalives(e, out, now);
+    assert.ok(!requests(out).some((r) => r.kind === "campaign"));
+  }
+  const done = e.step({ kind: "start_demote_done", nowMs: now + 1 });
+  assert.ok(requests(done).some((r) => r.kind === "campaign"));
+});
