@@ -285,7 +285,11 @@ function campaignAtMs(s: EtcdState): number {
   if (handover?.to === s.o.selfId) return s.nowMs;
   if (view.paused || s.masterGoneMs === null) return Infinity;
   // Everyone else gives a named target one TTL to take the key.
-  const handoverEndMs = handover === null ? 0 : s.handoverSeenMs + s.o.ttlMs;
+  // A handover without a target (a shutdown with nobody eligible) asks for
+  // no wait.
+  const handoverEndMs = handover === null || handover.to === null
+    ? 0
+    : s.handoverSeenMs + s.o.ttlMs;
   const entries: RankEntry[] = [...view.members.values()].filter((m) =>
     m.eligible && m.id !== s.o.selfId && m.id !== handover?.from
   );

@@ -543,3 +543,45 @@ Deno.test("with the shell's start demote, no campaign before start_demote_done",
   const done = e.step({ kind: "start_demote_done", nowMs: now + 1 });
   assert.ok(requests(done).some((r) => r.kind === "campaign"));
 });
+
+Deno.test("changes of one transaction (same revision) all apply", () => {
+  const e = node("c", 80);
+  started(e, [member("a", 100, 3), masterKey("a", 4)]);
+  // The resign deletes the key and writes the handover key in one revision.
+  const out = e.step({
+    kind: "changes",
+    nowMs: 20,
+    changes: [
+      masterKey(null, 12),
+      {
+        key: { kind: "handover" },
+        value: JSON.stringify({ from: "a", to: "c" }),
+        createRevision: 12,
+        modRevision: 12,
+        lease: "9",
+      },
+    ],
+  });
+  assert.ok(requests(out).some((r) => r.kind === "campaign"));
+});
+
+Deno.test("a handover without a target asks nobody to wait", () => {
+  const e = node("b", 90);
+  started(e, [member("a", 100, 3), masterKey("a", 4)]);
+  const out = e.step({
+    kind: "changes",
+    nowMs: 2000,
+    changes: [
+      masterKey(null, 12),
+      {
+        key: { kind: "handover" },
+        value: JSON.stringify({ from: "a", to: null }),
+        createRevision: 12,
+        modRevision: 12,
+        lease: "9",
+      },
+    ],
+  });
+  // b is the best eligible node once a (leaving) is excluded: rank 0.
+  assert.ok(requests(out).some((r) => r.kind === "campaign"));
+});
