@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { overlaps } from "../e2e/_cluster.ts";
 import type { HookLine } from "../_hook_log.ts";
 import { sleep } from "../_process.ts";
-import { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
+import { ClustdNetnsCluster, NODE_PORT } from "../netns/_clustd_cluster.ts";
 import {
   createTopology,
   type Topology,
@@ -220,10 +220,66 @@ Deno.test({
         },
       );
 
+      // Every scenario so far, over the whole run: never two masters.
       assert.deepEqual(
         overlaps(run.cluster.hooks()),
         [],
         report(run, "two masters"),
+      );
+
+      await t.step(
+        "a master frozen (SIGSTOP) past its lease answers /master 503 on resume and demotes",
+        async () => {
+          const old = await run.cluster.waitForMaster(FAILOVER_BOUND_MS);
+          assert.ok(old !== null, report(run, "no master before the freeze"));
+          const stopMs = run.cluster.stop(old);
+          const elected = await run.cluster.waitFor(
+            () => after(run, stopMs).some((h) => h.event === "promote"),
+            FAILOVER_BOUND_MS,
+          );
+          assert.ok(
+            elected,
+            report(run, "nobody took over from the frozen master"),
+          );
+          const contMs = run.cluster.cont(old);
+          const host = run.topology.hosts.find((h) => h.name === old)!;
+          const probe = await run.topology.exec(host, [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-m",
+            "2",
+            `http://${host.address}:${NODE_PORT}/master`,
+          ]);
+          assert.equal(
+            probe.stdout,
+            "503",
+            report(run, "the resumed master said it is master"),
+          );
+          const demoted = await run.cluster.waitFor(
+            () =>
+              after(run, contMs).some((h) =>
+                h.node === old && h.event === "demote"
+              ),
+            5000,
+          );
+          assert.ok(demoted, report(run, "no demote after resume"));
+          // Frozen, it acted on nothing, and on resume it acted as master
+          // on nothing either (the probe above): its mastership ended at the
+          // freeze, though its demote hook could only run after the resume.
+          const hooks = run.cluster.hooks().filter((h) =>
+            !(h.node === old && h.event === "demote" && h.atMs >= contMs)
+          );
+          const ends = new Map([[old, [stopMs]]]);
+          assert.deepEqual(
+            overlaps(hooks, ends),
+            [],
+            report(run, "two masters"),
+          );
+        },
       );
     } finally {
       await tearDown(run);
