@@ -92,7 +92,7 @@ async function cutFromEtcd(run: Run, host: string): Promise<void> {
 
 Deno.test({
   name:
-    "etcd backend in namespaces: isolated masters demote first, etcd leader loss and quorum loss",
+    "etcd backend in namespaces: cut-off masters demote first, etcd leader loss, quorum loss, frozen master",
   ignore: !supported,
   sanitizeResources: false,
   fn: async (t) => {
