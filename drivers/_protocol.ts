@@ -27,6 +27,8 @@ export const WEBHOOK_BACKOFF_MAX_MS = 30_000;
 /** Role change as drivers see it (snake_case: it is also the webhook body). */
 export interface EventFields {
   event: "promote" | "demote";
+  /** Why (README's reasons table): `start`, `elected`, `quorum_lost`, ... */
+  reason: string;
   role: "master" | "backup";
   term: number;
   node_id: string;
@@ -64,7 +66,7 @@ export interface WebhookInit {
   kind: "init";
   id: number;
   url: string;
-  /** HMAC-SHA-256 key: the driver's own secret or the cluster secret. */
+  /** HMAC-SHA-256 key: the driver's own secret or the key derived from the cluster secret. */
   key: Uint8Array;
   timeoutMs: number;
   retries: number;

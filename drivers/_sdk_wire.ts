@@ -7,6 +7,8 @@
 
 /** Fewest bytes a driver token may decode to (as the cluster secret). */
 export const TOKEN_BYTES_MIN = 32;
+/** Longest `reason` accepted in an event. */
+const REASON_CHARS_MAX = 64;
 /** Largest token file read (a base64 token is a few dozen bytes). */
 const TOKEN_FILE_BYTES_MAX = 4096;
 
@@ -18,6 +20,12 @@ export interface DriverEvent {
   role: "master" | "backup";
   /** Fencing token: the term of the promotion (or demotion). */
   term: number;
+  /**
+   * Why: `start`, `elected`, `handover`, `quorum_lost`, `lease_expired`,
+   * `higher_term`, `leader_conflict`, `switchover`, `drain`, `check_failed`,
+   * `preempted` or `shutdown` (README: "Why an event happened").
+   */
+  reason: string;
   /** The node this driver runs beside. */
   nodeId: string;
   /** The master as far as the node knows, or null. */
@@ -30,7 +38,7 @@ export interface DriverEvent {
 export type DriverStatus =
   | { kind: "connected"; nodeId: string }
   | { kind: "disconnected"; reason: string; retryInMs: number }
-  | { kind: "refused"; message: string }
+  | { kind: "refused"; message: string; retryInMs: number }
   | { kind: "handler_failed"; event: DriverEvent; error: string };
 
 /** A validated message from the daemon. */
@@ -58,7 +66,13 @@ export function decodeToken(
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || trimmed.length % 4 !== 0) {
     throw new TypeError(`${what} is not valid base64: ${fix}`);
   }
-  const bytes = Uint8Array.from(atob(trimmed), (char) => char.charCodeAt(0));
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.fromBase64(trimmed);
+  } catch (_error: unknown) {
+    // Only malformed input fails, which the pattern mostly excludes.
+    throw new TypeError(`${what} is not valid base64: ${fix}`);
+  }
   checkTokenBytes(bytes, what);
   return bytes;
 }
@@ -117,7 +131,7 @@ function parseEvent(
     return "event must be an object";
   }
   const record = value as Record<string, unknown>;
-  const { event, role, term } = record;
+  const { event, role, term, reason } = record;
   const nodeId = record["node_id"];
   const masterId = record["master_id"];
   if (event !== "promote" && event !== "demote") {
@@ -129,11 +143,17 @@ function parseEvent(
   if (typeof term !== "number" || !Number.isSafeInteger(term) || term < 0) {
     return "term must be a non-negative integer";
   }
+  if (
+    typeof reason !== "string" || reason === "" ||
+    reason.length > REASON_CHARS_MAX
+  ) {
+    return `reason must be a string of 1..${REASON_CHARS_MAX} characters`;
+  }
   if (typeof nodeId !== "string") return "node_id must be a string";
   if (masterId !== null && typeof masterId !== "string") {
     return "master_id must be a string or null";
   }
-  return { event, role, term, nodeId, masterId, source };
+  return { event, role, term, reason, nodeId, masterId, source };
 }
 
 /** Validates one message from the daemon; returns what is wrong otherwise. */

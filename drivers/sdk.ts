@@ -1,12 +1,13 @@
 /**
  * The external-driver SDK (the original clustd's DriverMachine idea): a
- * program of your own connects to its local clustd daemon with the driver
- * token and a unique driver id, and is told every promote and demote of
+ * program of your own connects to its local clustd daemon with a unique
+ * driver id and that id's key, and is told every promote and demote of
  * that node, in order, one at a time. It owns the driver side of the
  * `driver` channel: hello, welcome, events, acks, and reconnecting with
  * capped exponential backoff and jitter. It never speaks for a node: the
- * driver token cannot open a peer or control channel, and this module
- * imports only the transport (`src/mesh/`), never the election or daemon.
+ * driver key opens its own driver id only, never a peer or control
+ * channel, and this module imports only the transport (`src/mesh/`), never
+ * the election or daemon.
  *
  * Delivery rules, the same as the built-in drivers (DESIGN §4):
  * - `onEvent` runs for one event at a time; the next waits for its promise.
@@ -19,8 +20,11 @@
  *   applied is not delivered twice; one whose handler failed is retried.
  *   When the daemon has not been master since it started (a restart while
  *   this driver thought it was promoted), a demote is delivered.
- * - A refusal (unknown driver id, wrong token) is a configuration error:
- *   `done` rejects with a `DriverRefusedError` and nothing retries.
+ * - A refusal (wrong token, unknown driver id, a daemon not yet reloaded)
+ *   is reported through `onStatus` and retried like any lost connection,
+ *   with capped exponential backoff and jitter: the operator may fix the
+ *   node's config while the driver waits. Only a malformed token (not
+ *   base64, too short) is permanent: `connectDriver` throws at once.
  *
  * Permissions: `--allow-net` to the node, `--allow-read` for a token file,
  * and `--allow-env=DEBUG` (the transport's logger reads `DEBUG`; without
@@ -32,7 +36,8 @@
  *
  * const driver = connectDriver({
  *   url: "ws://127.0.0.1:7400",
- *   token: await readTokenFile("/etc/clustd/driver-token"),
+ *   // What `clustd derive-key driver my-driver` printed on that node.
+ *   token: await readTokenFile("/etc/clustd/my-driver.key"),
  *   driverId: "my-driver", // listed in the node's config as {type: external, id: my-driver}
  *   async onEvent(event) {
  *     if (event.event === "promote") await startService(event.term);
@@ -78,13 +83,16 @@ const DRIVER_ID_PATTERN = /^[a-z0-9._-]{1,64}$/;
 export interface ConnectDriverOptions {
   /** The local node's address, e.g. `ws://127.0.0.1:7400` (its `node.listen`). */
   url: string;
-  /** The driver token: base64 text (as in `driver_token_file`) or its bytes. */
+  /**
+   * This driver's key, base64 text or bytes: what `clustd derive-key driver
+   * ID` prints on the node (derived from its `driver_token_file` and the id).
+   */
   token: string | Uint8Array;
   /** This driver's id, as in the node's `{type: external, id}` entry. */
   driverId: string;
   /** Applies one role change; the next waits for it. A throw acks `ok: false`. */
   onEvent(event: DriverEvent): void | Promise<void>;
-  /** Connection news (connected, disconnected, refused), for logs. */
+  /** Connection news (connected, disconnected, refused: each with the retry delay), for logs. */
   onStatus?(status: DriverStatus): void;
   /** First reconnect delay, before jitter. Default 100. */
   reconnectMinMs?: number;
@@ -92,11 +100,6 @@ export interface ConnectDriverOptions {
   reconnectMaxMs?: number;
   /** Aborting it closes the driver, like `close()`. */
   signal?: AbortSignal;
-}
-
-/** The daemon refused this driver (unknown id, wrong token); retrying cannot help. */
-export class DriverRefusedError extends Error {
-  override name = "DriverRefusedError";
 }
 
 type Applied = { key: string; ok: boolean } | null;
@@ -109,7 +112,7 @@ export function connectDriver(options: ConnectDriverOptions): ExternalDriver {
 
 /** A running external driver; see the module comment for its rules. */
 export class ExternalDriver {
-  /** Resolves after `close()`; rejects with `DriverRefusedError` on refusal. */
+  /** Resolves after `close()` (or an abort of `signal`); refusals are retried. */
   readonly done: Promise<void>;
   readonly #o: ConnectDriverOptions;
   readonly #psk: Uint8Array;
@@ -125,7 +128,7 @@ export class ExternalDriver {
   #lastHandled: DriverEvent | null = null;
   #pump: Promise<void> | null = null;
 
-  /** Validates the options (throws on a bad id or token) and starts connecting. */
+  /** Validates the options (throws on a bad id or a malformed token) and starts connecting. */
   constructor(options: ConnectDriverOptions) {
     if (!DRIVER_ID_PATTERN.test(options.driverId)) {
       throw new TypeError(
@@ -184,20 +187,16 @@ export class ExternalDriver {
     let attempt = 0;
     while (!this.#stopped) {
       const end = await this.#session();
-      if (end.refused !== undefined) {
-        this.#o.onStatus?.({ kind: "refused", message: end.refused });
-        this.#stopped = true;
-        await this.#pump;
-        throw new DriverRefusedError(end.refused);
-      }
       if (this.#stopped) break;
+      // A refusal grows the delay like a failed dial: a node that keeps
+      // refusing sees one attempt per reconnectMaxMs (jittered), no storm.
       attempt = end.welcomed ? 0 : Math.min(attempt + 1, BACKOFF_EXPONENT_MAX);
       const retryInMs = this.#backoffMs(attempt);
-      this.#o.onStatus?.({
-        kind: "disconnected",
-        reason: end.reason,
-        retryInMs,
-      });
+      this.#o.onStatus?.(
+        end.refused === undefined
+          ? { kind: "disconnected", reason: end.reason, retryInMs }
+          : { kind: "refused", message: end.refused, retryInMs },
+      );
       await this.#sleep(retryInMs);
     }
     await this.#pump;
@@ -294,6 +293,7 @@ export class ExternalDriver {
         event: "demote",
         role: "backup",
         term: last.term,
+        reason: "start",
         nodeId,
         masterId: null,
         source: "welcome",
@@ -342,12 +342,12 @@ export class ExternalDriver {
   }
 }
 
-/** A handshake or hello refusal is permanent; anything else is retried. */
+/** Names a handshake refusal for `onStatus` (it is retried all the same). */
 function refusalOf(reason: string): { refused?: string } {
   if (reason.startsWith("handshake failed (auth)")) {
     return {
       refused:
-        "the node refused the driver token: it does not match the node's cluster.driver_token_file",
+        'the node refused the driver key: it is not the key "clustd derive-key driver ID" prints on that node for this driver id (or the id is not configured there)',
     };
   }
   if (

@@ -37,14 +37,6 @@ let target: Target | null = null;
 const active = new Map<number, () => void>();
 const superseded = new Set<number>();
 
-function hex(bytes: ArrayBuffer): string {
-  return Array.from(
-    new Uint8Array(bytes),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
-}
-
 /** Sleeps `ms`, or less when the post is superseded meanwhile. */
 function backoff(postId: number, ms: number): Promise<void> {
   return new Promise((resolve) => {
@@ -84,7 +76,7 @@ async function deliver(to: Target, post: PostRequest): Promise<PostResult> {
   const startedMs = performance.now();
   const body = JSON.stringify({ ...post.fields, time: post.time });
   const mac = await crypto.subtle.sign("HMAC", to.key, encoder.encode(body));
-  const signature = hex(mac);
+  const signature = new Uint8Array(mac).toHex();
   const result: PostResult = {
     ok: false,
     attempts: 0,

@@ -1,13 +1,14 @@
 /**
  * The hook log every test cluster keeps: each node's promote/demote hook
- * appends `<ms epoch> <node> <event> <term> <master>` to one shared file, the
+ * appends `<ms epoch> <node> <event> <term> <master> <reason>` to one shared
+ * file (master is empty when none is known), the
  * record an operator could keep outside clustd. Owns the hook script's text
  * and the parser; never reads anything but the text it is given.
  */
 
 /** The hook line clustd's bash driver writes, from the hook environment. */
 export const CLUSTD_HOOK_LINE =
-  "$(date +%s%3N) $CLUSTD_NODE_ID $CLUSTD_EVENT $CLUSTD_TERM $CLUSTD_MASTER_ID";
+  "$(date +%s%3N) $CLUSTD_NODE_ID $CLUSTD_EVENT $CLUSTD_TERM $CLUSTD_MASTER_ID $CLUSTD_REASON";
 
 /** One promote or demote line of the hook log. */
 export interface HookLine {
@@ -16,6 +17,8 @@ export interface HookLine {
   event: "promote" | "demote";
   term: number;
   master: string;
+  /** CLUSTD_REASON (`start`, `elected`, ...); empty on lines without one. */
+  reason: string;
 }
 
 /** Options of `writeHookScript()`. */
@@ -46,7 +49,7 @@ export function writeHookScript(
 export function parseHookLog(text: string): HookLine[] {
   const lines: HookLine[] = [];
   for (const raw of text.split("\n")) {
-    const [at, node, event, term, master] = raw.trim().split(" ");
+    const [at, node, event, term, master, reason] = raw.trim().split(" ");
     if (!/^\d+$/.test(at ?? "") || node === undefined) continue;
     if (event !== "promote" && event !== "demote") continue;
     lines.push({
@@ -55,6 +58,7 @@ export function parseHookLog(text: string): HookLine[] {
       event,
       term: Number(term ?? 0),
       master: master ?? "",
+      reason: reason ?? "",
     });
   }
   return lines;

@@ -183,7 +183,7 @@ export function killQuietly(pid: number, signal: Deno.Signal): void {
 /** 32 random bytes as standard base64 (a cluster secret or a driver token). */
 export function randomKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes));
+  return bytes.toBase64();
 }
 
 /** A loopback TCP port that was free a moment ago. */

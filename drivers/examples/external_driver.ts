@@ -6,23 +6,20 @@
  *
  *   deno run --allow-net --allow-read --allow-write --allow-env=DEBUG \
  *     drivers/examples/external_driver.ts --url ws://127.0.0.1:7400 \
- *     --token-file /etc/clustd/driver-token --id my-driver \
+ *     --token-file /etc/clustd/my-driver.key --id my-driver \
  *     --state-file /run/my-driver.state
  *
- * The node's config needs `cluster.driver_token_file` (the same token) and a
- * drivers entry `{type: external, id: my-driver}`. `--allow-write` is only
- * needed with `--state-file`. Exits 0 on SIGINT/SIGTERM,
- * 2 on bad arguments or when the node refuses the driver (its id or token).
+ * The node's config needs `cluster.driver_token_file` and a drivers entry
+ * `{type: external, id: my-driver}`; the key file holds what
+ * `clustd derive-key driver my-driver` prints on that node (a key bound to
+ * this id, not the driver token itself). `--allow-write` is only needed
+ * with `--state-file`. Exits 0 on SIGINT/SIGTERM, 2 on bad arguments or a
+ * malformed key file; a node that refuses the key is retried (and logged).
  * Never takes a role itself: it only acts on what the daemon tells it.
  */
 
 import { parseArgs } from "node:util";
-import {
-  connectDriver,
-  type DriverEvent,
-  DriverRefusedError,
-  readTokenFile,
-} from "../sdk.ts";
+import { connectDriver, type DriverEvent, readTokenFile } from "../sdk.ts";
 
 const USAGE =
   "Usage: external_driver.ts --url ws://HOST:PORT --token-file FILE --id DRIVER_ID [--state-file FILE]";
@@ -90,6 +87,7 @@ async function main(): Promise<number> {
     signal: stop.signal,
     async onEvent(event) {
       log(event.event, {
+        reason: event.reason,
         role: event.role,
         term: event.term,
         node: event.nodeId,
@@ -99,8 +97,6 @@ async function main(): Promise<number> {
       if (stateFile !== undefined) await applyRole(event, stateFile);
     },
     onStatus(status) {
-      // A refusal is printed once, below, as the reason for exit code 2.
-      if (status.kind === "refused") return;
       const { kind, ...fields } = status;
       log(kind, fields);
     },
@@ -109,10 +105,6 @@ async function main(): Promise<number> {
     await driver.done;
     log("stopped");
     return 0;
-  } catch (error: unknown) {
-    if (!(error instanceof DriverRefusedError)) throw error;
-    console.error(error.message);
-    return 2;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

@@ -44,6 +44,8 @@ export class EtcdElectionAdapter {
       preemptDelayMs: config.cluster.preemptDelayMs,
       minHoldMs: config.cluster.minHoldMs,
       prePromote: options.prePromote,
+      // The daemon tells the drivers `demote` (reason `start`) itself.
+      startDemote: true,
       prefix: etcd.prefix,
       now: options.now,
       client: {
@@ -55,7 +57,7 @@ export class EtcdElectionAdapter {
         ...(etcd.key === undefined ? {} : { key: etcd.key }),
       },
     }, {
-      promote: (term) => this.#emit({ kind: "promote", term }),
+      promote: (term, reason) => this.#emit({ kind: "promote", term, reason }),
       demote: (term, reason, handover) =>
         this.#emit({ kind: "demote", term, reason, handover }),
       reply: (requestId, ok, message) =>
@@ -83,6 +85,8 @@ export class EtcdElectionAdapter {
           );
         case "demote_done":
           return this.#backend.demoteDone(input.term);
+        case "start_demote_done":
+          return this.#backend.startDemoteDone();
         case "pre_promote_result":
           return this.#backend.prePromoteResult(input.term, input.ok);
         default:

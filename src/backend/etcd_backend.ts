@@ -6,6 +6,7 @@
  */
 
 import { EtcdClient, type EtcdClientOptions } from "../etcd/client.ts";
+import type { DemoteReason, PromoteReason } from "../election/types.ts";
 import { EtcdElection } from "../etcd_election/core.ts";
 import type {
   EtcdCommand,
@@ -21,8 +22,8 @@ import { PrefixView } from "./_prefix_view.ts";
 
 /** What the daemon does with the core's role effects. */
 export interface BackendHooks {
-  promote(term: number): void;
-  demote(term: number, reason: string, handover: boolean): void;
+  promote(term: number, reason: PromoteReason): void;
+  demote(term: number, reason: DemoteReason, handover: boolean): void;
   reply(requestId: string, ok: boolean, message: string): void;
   /** Run the pre_promote hooks; answer with `prePromoteResult()`. */
   prePromote(term: number): void;
@@ -97,6 +98,11 @@ export class EtcdBackend {
     this.#step({ kind: "demote_done", nowMs: this.#now(), term });
   }
 
+  /** The drivers finished the start demote: the node may campaign. */
+  startDemoteDone(): void {
+    this.#step({ kind: "start_demote_done", nowMs: this.#now() });
+  }
+
   /** The pre_promote hooks' verdict for `term`. */
   prePromoteResult(term: number, ok: boolean): void {
     this.#step({ kind: "pre_promote_result", nowMs: this.#now(), term, ok });
@@ -142,7 +148,7 @@ export class EtcdBackend {
   #apply(effect: EtcdEffect): void {
     switch (effect.kind) {
       case "promote":
-        return this.#hooks.promote(effect.term);
+        return this.#hooks.promote(effect.term, effect.reason);
       case "demote":
         return this.#hooks.demote(effect.term, effect.reason, effect.handover);
       case "reply":

@@ -20,13 +20,15 @@ export function printIssues(
 /**
  * Loads the config named by `--config` (or a positional FILE), else
  * `$CLUSTD_CONFIG`, else `./config.yml`. On errors prints them all and
- * returns exit code 2.
+ * returns exit code 2. `programs` also judges the scripts and check commands
+ * on disk (check-config and run).
  */
 export async function loadConfigOrReport(
   flag: string | undefined,
+  options: { programs?: boolean } = {},
 ): Promise<Config | number> {
   const { path, source } = resolveConfigPath(flag);
-  const result = await loadConfig(path, { source });
+  const result = await loadConfig(path, { source, ...options });
   if (!result.ok) {
     printIssues(result.errors, result.warnings);
     const count = result.errors.length;

@@ -14,7 +14,25 @@ export const INSTALL_PATHS = {
   hooksDir: "/etc/clustd/hooks",
   stateDir: "/var/lib/clustd",
   unit: "/etc/systemd/system/clustd.service",
+  secretsPathUnit: "/etc/systemd/system/clustd-secrets.path",
 } as const;
+
+/**
+ * A path unit that starts clustd once the cluster secret appears, for
+ * machines whose user-data carries no secrets (`cloud-init --without-secrets`).
+ */
+export function secretsPathUnit(): string {
+  return `[Unit]
+Description=Start clustd once /etc/clustd/secret is installed
+
+[Path]
+PathExists=${INSTALL_PATHS.secret}
+Unit=clustd.service
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
 
 /** The unit file text. */
 export function systemdUnit(

@@ -1,13 +1,19 @@
 /**
  * cloud-init user-data for a new droplet (`clustd cloud-init`): downloads the
- * binary and verifies its SHA-256, writes the config (secret moved to a 0600
- * file), the hook scripts it names, a systemd unit, then enables and starts
- * clustd. Pure: the command reads the files, this only renders text. The npm
+ * binary and verifies its SHA-256, writes the config (mode 0600, secret moved
+ * to a 0600 file), the hook scripts it names, a systemd unit, then enables
+ * and starts clustd. Without secrets (`--without-secrets`) it writes neither
+ * the secret nor the driver token and starts clustd only once the operator
+ * has copied the secret over (a systemd path unit waits for it). Pure: the command reads the files, this only renders text. The npm
  * `yaml` package (for comment-preserving edits and output) is imported on
  * first use, so the daemon's module graph (`clustd run`) never loads it.
  */
 
-import { INSTALL_PATHS, systemdUnit } from "./_systemd_unit.ts";
+import {
+  INSTALL_PATHS,
+  secretsPathUnit,
+  systemdUnit,
+} from "./_systemd_unit.ts";
 
 /**
  * The npm `yaml` package, loaded on first use so that only this command pays
@@ -28,10 +34,10 @@ export interface EmbeddedFile {
 export interface UserDataInput {
   /** The node's config file text, as the operator wrote it. */
   configText: string;
-  /** The cluster secret (base64 text). */
-  secret: string;
-  /** The external-driver token (base64 text), when configured. */
-  driverToken?: string;
+  /** The cluster secret (base64 text); null: left out, copied over later. */
+  secret: string | null;
+  /** The external-driver token (base64 text) when configured; null: copied later. */
+  driverToken?: string | null;
   binaryUrl: string;
   sha256: string;
   /** Hook scripts named by the config, to install at the same paths. */
@@ -76,48 +82,51 @@ export async function installedConfig(
   return doc.toString();
 }
 
+/** One root-owned file of `write_files`. */
+function rootFile(path: string, permissions: string, content: string) {
+  return { path, permissions, owner: "root:root", content };
+}
+
+/** Every file the machine gets; secrets only when they travel in the user-data. */
+async function installedFiles(
+  input: UserDataInput,
+): Promise<Record<string, unknown>[]> {
+  const config = await installedConfig(
+    input.configText,
+    input.driverToken !== undefined,
+  );
+  // The config may hold a webhook's own secret; clustd refuses such a
+  // config when group or others can read it.
+  const files = [rootFile(INSTALL_PATHS.config, "0600", config)];
+  if (input.secret !== null) {
+    files.push(
+      rootFile(INSTALL_PATHS.secret, "0600", input.secret.trim() + "\n"),
+    );
+  }
+  if (typeof input.driverToken === "string") {
+    files.push(
+      rootFile(
+        INSTALL_PATHS.driverToken,
+        "0600",
+        input.driverToken.trim() + "\n",
+      ),
+    );
+  }
+  for (const hook of input.hooks) {
+    files.push(rootFile(hook.path, hook.mode, hook.content));
+  }
+  files.push(rootFile(INSTALL_PATHS.unit, "0644", systemdUnit()));
+  if (input.secret === null) {
+    files.push(
+      rootFile(INSTALL_PATHS.secretsPathUnit, "0644", secretsPathUnit()),
+    );
+  }
+  return files;
+}
+
 /** Renders the `#cloud-config` document. */
 export async function renderUserData(input: UserDataInput): Promise<string> {
   const { stringify } = await yamlPackage();
-  const files: Record<string, unknown>[] = [
-    {
-      path: INSTALL_PATHS.config,
-      permissions: "0644",
-      owner: "root:root",
-      content: await installedConfig(
-        input.configText,
-        input.driverToken !== undefined,
-      ),
-    },
-    {
-      path: INSTALL_PATHS.secret,
-      permissions: "0600",
-      owner: "root:root",
-      content: input.secret.trim() + "\n",
-    },
-  ];
-  if (input.driverToken !== undefined) {
-    files.push({
-      path: INSTALL_PATHS.driverToken,
-      permissions: "0600",
-      owner: "root:root",
-      content: input.driverToken.trim() + "\n",
-    });
-  }
-  for (const hook of input.hooks) {
-    files.push({
-      path: hook.path,
-      permissions: hook.mode,
-      owner: "root:root",
-      content: hook.content,
-    });
-  }
-  files.push({
-    path: INSTALL_PATHS.unit,
-    permissions: "0644",
-    owner: "root:root",
-    content: systemdUnit(),
-  });
   const download = `${INSTALL_PATHS.binary}.download`;
   const fetchBinary = [
     "set -eu",
@@ -126,15 +135,25 @@ export async function renderUserData(input: UserDataInput): Promise<string> {
     `chmod 0755 ${download}`,
     `mv ${download} ${INSTALL_PATHS.binary}`,
   ].join("; ");
+  const start = input.secret === null
+    ? [
+      // No secret yet: clustd starts when the operator copies it over.
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "clustd.service"],
+      ["systemctl", "enable", "--now", "clustd-secrets.path"],
+    ]
+    : [
+      [INSTALL_PATHS.binary, "check-config", INSTALL_PATHS.config],
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "--now", "clustd.service"],
+    ];
   const document = {
-    write_files: files,
+    write_files: await installedFiles(input),
     runcmd: [
       ["sh", "-c", fetchBinary],
       ["mkdir", "-p", INSTALL_PATHS.stateDir],
       ["chmod", "0700", INSTALL_PATHS.stateDir],
-      [INSTALL_PATHS.binary, "check-config", INSTALL_PATHS.config],
-      ["systemctl", "daemon-reload"],
-      ["systemctl", "enable", "--now", "clustd.service"],
+      ...start,
     ],
   };
   return "#cloud-config\n" + stringify(document, { lineWidth: 0 });

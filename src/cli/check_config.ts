@@ -18,13 +18,15 @@ export const checkConfigCommand: Command = {
   usage: `Usage: clustd check-config [FILE]
 
 Validates FILE (default: --config, else $CLUSTD_CONFIG, else ./config.yml),
-including the secret files it names, and prints every error with its key path
-and line. Exit code 0 when valid (warnings are printed), 2 otherwise.`,
+including the secret files it names and the scripts and check commands (they
+must exist and be executable by this user; as root also be owned by root and
+writable only by their owner), and prints every error with its key path and
+line. Exit code 0 when valid (warnings are printed), 2 otherwise.`,
   async run(args) {
     const parsed = parseCommandArgs(this, args, { positionalsMax: 1 });
     if (typeof parsed === "number") return parsed;
     const file = parsed.positionals[0] ?? stringFlag(parsed.values, "config");
-    const config = await loadConfigOrReport(file);
+    const config = await loadConfigOrReport(file, { programs: true });
     if (typeof config === "number") return config;
     const members = config.cluster.peers.length + 1;
     console.log(

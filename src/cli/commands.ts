@@ -6,6 +6,7 @@
 
 import type { Command } from "./_command.ts";
 import { checkConfigCommand } from "./check_config.ts";
+import { deriveKeyCommand } from "./derive_key.ts";
 import { cloudInitCommand } from "./cloud_init.ts";
 import { drainCommand } from "./drain.ts";
 import { helpCommand } from "./help.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   undrainCommand,
   initCommand,
   keygenCommand,
+  deriveKeyCommand,
   checkConfigCommand,
   cloudInitCommand,
   systemdUnitCommand,

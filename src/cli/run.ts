@@ -22,7 +22,7 @@ const log = new Logger("daemon");
 /** SIGHUP: re-reads the config; applies what may change live, or nothing. */
 async function reload(daemon: Daemon, path: string): Promise<void> {
   log.info("SIGHUP: reloading", { config: path });
-  const result = await loadConfig(path);
+  const result = await loadConfig(path, { programs: true });
   if (!result.ok) {
     for (const issue of result.errors) {
       log.error("reload refused: config error", { error: formatIssue(issue) });
@@ -58,6 +58,7 @@ drivers and checks, or refuses (changing nothing) what needs a restart.`,
     if (typeof parsed === "number") return parsed;
     const config = await loadConfigOrReport(
       stringFlag(parsed.values, "config"),
+      { programs: true },
     );
     if (typeof config === "number") return config;
     if (parsed.values["log-format"] === undefined) {

@@ -20,6 +20,7 @@ import {
   WITNESS_PRIORITY,
 } from "./schema.ts";
 import { decodeSecret } from "./secret.ts";
+import { MODE_EXPOSED_BITS, modeText } from "./_secret_rules.ts";
 import type { ClusterConfig, FileRead, PeerConfig } from "./types.ts";
 
 /** Turns a path from the config into one to open (relative to the config). */
@@ -60,6 +61,15 @@ export function readPriority(
   return priority;
 }
 
+/**
+ * Migration note for `cluster.peers[].priority` (clustd 0.1 read it; nodes
+ * now advertise their own priority, so two configs can no longer disagree).
+ */
+function peerPriorityMoved(id: string): string {
+  const who = id === "" ? "that peer" : quote(id);
+  return `Peer priorities are no longer set here: every node sets its own in "node.priority" and advertises it to the others. Move this value to "node.priority" in the config of ${who} and remove it here (README: "Migration: peer priorities")`;
+}
+
 /** A peer with the section it was read from, for cross-checks with positions. */
 export interface PeerEntry {
   peer: PeerConfig;
@@ -84,13 +94,15 @@ function readPeers(cluster: Section): PeerEntry[] {
       if (problem !== null) section.error("url", problem);
     }
     const role = section.choice("role", ROLES, "voter");
-    const priority = readPriority(section, role);
-    entries.push({ peer: { id, url: url ?? "", role, priority }, section });
+    if (section.has("priority")) {
+      section.error("priority", peerPriorityMoved(id));
+    }
+    entries.push({ peer: { id, url: url ?? "", role }, section });
   });
   return entries;
 }
 
-/** Reads a base64 secret from a file, warning when others may read it. */
+/** Reads a base64 secret from a file; group or others may not read it. */
 function readSecretFile(
   section: Section,
   key: string,
@@ -107,14 +119,14 @@ function readSecretFile(
     );
     return null;
   }
-  if (result.mode !== null && (result.mode & 0o077) !== 0) {
-    const mode = (result.mode & 0o777).toString(8).padStart(4, "0");
-    section.warn(
+  if (result.mode !== null && (result.mode & MODE_EXPOSED_BITS) !== 0) {
+    section.error(
       key,
-      `${
-        quote(path)
-      } is readable by group or others (mode ${mode}): run "chmod 600 ${path}"`,
+      `${quote(path)} is readable by group or others (mode ${
+        modeText(result.mode)
+      }): run "chmod 600 ${path}" (and chown it to the user clustd runs as)`,
     );
+    return null;
   }
   const decoded = decodeSecret(result.text);
   if (typeof decoded === "string") {

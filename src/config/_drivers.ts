@@ -1,10 +1,11 @@
 /**
- * Validation of the `drivers:` and `checks:` lists for validate.ts. Reads
- * through the position-aware Reader; never starts, runs or stats anything
- * (script paths are checked for shape, not existence).
+ * Validation of the `drivers:` and `checks:` lists for validate.ts: types,
+ * keys, ids (given or defaulted, unique) and the shape of script paths.
+ * Reads through the position-aware Reader; never starts, runs or stats
+ * anything (whether the programs exist and are safe is `_programs.ts`).
  */
 
-import { mapGet, type YamlNode } from "./_yaml.ts";
+import { mapGet, type YamlNode } from "../yaml/parse.ts";
 import { checkUrl, isAbsolutePath } from "./_net.ts";
 import { closest, quote, type Reader, type Section } from "./_reader.ts";
 import {
@@ -29,20 +30,56 @@ export interface DriverEntry {
   section: Section;
 }
 
+/** A check with the section it was read from. */
+export interface CheckEntry {
+  check: CheckConfig;
+  section: Section;
+}
+
 /** Reads `drivers:`; invalid entries are reported and skipped. */
 export function readDrivers(root: Section): DriverEntry[] {
   const drivers: DriverEntry[] = [];
+  // Default ids count drivers per type, so adding a webhook does not rename
+  // the bash drivers (a renamed driver counts as changed on reload).
+  const ordinals = new Map<string, number>();
   root.list("drivers").forEach((item, index) => {
-    const entry = readDriver(root.reader, `drivers[${index}]`, item);
+    const entry = readDriver(root.reader, `drivers[${index}]`, item, ordinals);
     if (entry !== null) drivers.push(entry);
   });
+  checkUniqueIds(
+    drivers.map(({ driver, section }) => ({ id: driver.id, section })),
+    "driver",
+  );
   return drivers;
+}
+
+/** Reports ids used twice (given or defaulted), at the later entry. */
+function checkUniqueIds(
+  entries: { id: string; section: Section }[],
+  what: "driver" | "check",
+): void {
+  const seen = new Map<string, string>();
+  for (const { id, section } of entries) {
+    if (id === "") continue;
+    const first = seen.get(id);
+    if (first === undefined) {
+      seen.set(id, section.path);
+      continue;
+    }
+    const given = section.has("id") ? "" : " (its default id)";
+    const message = `Duplicate ${what} id ${
+      quote(id)
+    }${given}, also used by ${first}: give each ${what} its own "id"`;
+    if (section.has("id")) section.error("id", message);
+    else section.reader.error(section.path, section.node, message);
+  }
 }
 
 function readDriver(
   reader: Reader,
   path: string,
   item: YamlNode,
+  ordinals: Map<string, number>,
 ): DriverEntry | null {
   const types = DRIVER_TYPES.map((t) => `"${t}"`).join(", ");
   if (item.kind !== "map") {
@@ -78,10 +115,13 @@ function readDriver(
   }
   const section = reader.section(path, item, KEYS[type]);
   if (section === null) return null;
+  const ordinal = ordinals.get(type) ?? 0;
+  ordinals.set(type, ordinal + 1);
+  const id = `${type}-${ordinal}`;
   const driver = type === "bash"
-    ? readBash(section)
+    ? readBash(section, id)
     : type === "webhook"
-    ? readWebhook(section)
+    ? readWebhook(section, id)
     : readExternal(section);
   return { driver, section };
 }
@@ -98,9 +138,10 @@ function readScript(section: Section, key: string): string | undefined {
   return script;
 }
 
-function readBash(section: Section): BashDriverConfig {
+function readBash(section: Section, defaultId: string): BashDriverConfig {
   const driver: BashDriverConfig = {
     type: "bash",
+    id: readOptionalId(section, defaultId),
     timeoutMs: section.integer(
       "timeout_ms",
       INTEGER_RULES.bashTimeoutMs,
@@ -124,7 +165,10 @@ function readBash(section: Section): BashDriverConfig {
   return driver;
 }
 
-function readWebhook(section: Section): WebhookDriverConfig {
+function readWebhook(
+  section: Section,
+  defaultId: string,
+): WebhookDriverConfig {
   const url = section.string("url");
   if (url === undefined && !section.invalid("url")) {
     section.missing(
@@ -142,6 +186,7 @@ function readWebhook(section: Section): WebhookDriverConfig {
   }
   const driver: WebhookDriverConfig = {
     type: "webhook",
+    id: readOptionalId(section, defaultId),
     url: url ?? "",
     timeoutMs: section.integer(
       "timeout_ms",
@@ -188,9 +233,15 @@ export function readId(section: Section, key: string): string | undefined {
   return id;
 }
 
+/** An optional `id`: the given one when valid, else `fallback`. */
+function readOptionalId(section: Section, fallback: string): string {
+  if (!section.has("id")) return fallback;
+  return readId(section, "id") ?? fallback;
+}
+
 /** Reads `checks:`; invalid entries are reported and skipped. */
-export function readChecks(root: Section): CheckConfig[] {
-  const checks: CheckConfig[] = [];
+export function readChecks(root: Section): CheckEntry[] {
+  const checks: CheckEntry[] = [];
   root.list("checks").forEach((item, index) => {
     const section = root.reader.section(`checks[${index}]`, item, KEYS.check);
     if (section === null) return;
@@ -211,7 +262,8 @@ export function readChecks(root: Section): CheckConfig[] {
       rules.checkIntervalMs,
       rules.checkIntervalMs.default,
     );
-    checks.push({
+    const check: CheckConfig = {
+      id: readOptionalId(section, `check-${index}`),
       command: command ?? "",
       args: section.stringList("args") ?? [],
       intervalMs,
@@ -222,7 +274,12 @@ export function readChecks(root: Section): CheckConfig[] {
       ),
       rise: section.integer("rise", rules.checkRise, rules.checkRise.default),
       fall: section.integer("fall", rules.checkFall, rules.checkFall.default),
-    });
+    };
+    checks.push({ check, section });
   });
+  checkUniqueIds(
+    checks.map(({ check, section }) => ({ id: check.id, section })),
+    "check",
+  );
   return checks;
 }

@@ -1,6 +1,6 @@
 /**
- * Cross-field rules of the member list for validate.ts: unique ids, the node
- * not listing itself, quorum shape (two voters need a witness or `two_node`),
+ * Cross-field rules of the member list for validate.ts: unique ids and URLs,
+ * the node not listing itself, quorum shape (two voters need a witness or `two_node`),
  * witnesses without drivers or checks, external drivers with a token.
  * Reports through the Reader only.
  */
@@ -23,6 +23,7 @@ export interface MembershipInput {
 /** Reports every inconsistency between node, peers, drivers and checks. */
 export function checkMembership(root: Section, input: MembershipInput): void {
   checkPeerIds(input);
+  checkPeerUrls(input);
   checkDrivers(input);
   checkQuorumShape(input);
   checkWitness(root, input);
@@ -56,7 +57,7 @@ function checkPeerIds({ node, peers }: MembershipInput): void {
 }
 
 function checkDrivers({ cluster, drivers }: MembershipInput): void {
-  const seen = new Map<string, string>();
+  // Duplicate driver ids are reported by _drivers.ts for every type.
   for (const { driver, section } of drivers) {
     if (driver.type !== "external") continue;
     if (cluster.driverTokenFile === undefined) {
@@ -66,17 +67,49 @@ function checkDrivers({ cluster, drivers }: MembershipInput): void {
         'An external driver authenticates with a driver token: set "cluster.driver_token_file" to a file made with "clustd keygen"',
       );
     }
-    if (driver.id === "") continue;
-    const first = seen.get(driver.id);
+  }
+}
+
+/** The URL as peers would dial it (case, default port and `/` normalized). */
+function dialTarget(url: string): string | null {
+  try {
+    return new URL(url).href;
+  } catch (_error: unknown) {
+    // An unparsable URL is reported where it is read.
+    return null;
+  }
+}
+
+/**
+ * Two peers at one URL, or a peer at this node's own address, make the mesh
+ * dial one node under two ids (issue 13): refuse both.
+ */
+function checkPeerUrls({ node, peers }: MembershipInput): void {
+  const seen = new Map<string, string>();
+  const own = node.advertise === "" ? null : dialTarget(node.advertise);
+  for (const { peer, section } of peers) {
+    const target = peer.url === "" ? null : dialTarget(peer.url);
+    if (target === null) continue;
+    if (target === own) {
+      section.error(
+        "url",
+        `${
+          quote(peer.url)
+        } is this node's own address (node.advertise): each peer needs the URL of another member`,
+      );
+      continue;
+    }
+    const first = seen.get(target);
     if (first !== undefined) {
       section.error(
-        "id",
-        `Duplicate external driver id ${
-          quote(driver.id)
-        }, also used by ${first}: give each its own id`,
+        "url",
+        `Duplicate URL ${
+          quote(peer.url)
+        }, also used by ${first}: every peer needs its own address`,
       );
+      continue;
     }
-    seen.set(driver.id, section.path);
+    seen.set(target, section.path);
   }
 }
 
@@ -106,15 +139,6 @@ function checkQuorumShape(input: MembershipInput): void {
     clusterSection.warn(
       "two_node",
       "Either node may become master alone, so a network split between the two makes two masters: prefer a witness",
-    );
-  }
-  const eligible = [node, ...cluster.peers].filter((member) =>
-    member.role === "voter" && member.priority > 0
-  );
-  if (voters > 0 && eligible.length === 0) {
-    clusterSection.warn(
-      "peers",
-      "Every voter has priority 0, so no member can ever become master: give at least one a priority above 0",
     );
   }
 }

@@ -5,7 +5,7 @@
  * and key paths, never the meaning of a key.
  */
 
-import type { LinePos, YamlNode } from "./_yaml.ts";
+import type { LinePos, YamlNode } from "../yaml/parse.ts";
 import type { ConfigIssue } from "./types.ts";
 
 /** Longest value quoted back in a message. */

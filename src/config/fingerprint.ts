@@ -7,8 +7,12 @@
 
 import type { Config, NodeRole } from "./types.ts";
 
-/** Version of the description format and of the protocol it guards. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the description format and of the protocol it guards. 2: every
+ * node advertises its own priority in heartbeats, acks and gossip, so a node
+ * of version 1 (which sends none) is refused at the handshake by name.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** The cluster-wide settings every member must agree on. */
 export interface ClusterDescription {

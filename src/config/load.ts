@@ -1,13 +1,20 @@
 /**
  * The config file on disk: which path to read (`--config`, `$CLUSTD_CONFIG`,
- * `./config.yml`), reading it and the secret files it names, and printing
- * issues. All judgement is in validate.ts; this file only does the I/O.
+ * `./config.yml`), reading it and the secret files it names, looking at the
+ * programs it names (stat only), and printing issues. `check-config`, `run`
+ * and a reload (SIGHUP) all load through here, so they refuse the same
+ * files. All judgement is in validate.ts; this file only does the I/O.
  */
 
 import { resolvePath } from "./path.ts";
 import { CONFIG_ENV, DEFAULT_CONFIG_PATH } from "./schema.ts";
 import type { ConfigIssue, ConfigResult } from "./types.ts";
-import { type FileRead, validateConfig } from "./validate.ts";
+import {
+  type FileInspection,
+  type FileRead,
+  type ProgramInspector,
+  validateConfig,
+} from "./validate.ts";
 
 export type { ConfigIssue, ConfigResult } from "./types.ts";
 
@@ -34,14 +41,27 @@ export function resolveConfigPath(
   return { path: DEFAULT_CONFIG_PATH, source: "default" };
 }
 
+/** How to load: where the path came from, and whether to judge the programs. */
+export interface LoadOptions {
+  source?: ConfigPathSource;
+  /**
+   * Look at the scripts and check commands on disk (exist, executable, safe
+   * for root), judged for this process's user: for `check-config`, `run` and
+   * a reload, not for commands that only need the address and the secret.
+   */
+  programs?: boolean;
+}
+
 /** Reads and validates the config at `path`, with every error at once. */
 export async function loadConfig(
   path: string,
-  options: { source?: ConfigPathSource } = {},
+  options: LoadOptions = {},
 ): Promise<ConfigResult> {
   let text: string;
+  let configMode: number | null = null;
   try {
     text = await Deno.readTextFile(path);
+    if (Deno.build.os !== "windows") configMode = (await Deno.stat(path)).mode;
   } catch (error: unknown) {
     const how = describeSource(options.source);
     const fix = error instanceof Deno.errors.NotFound
@@ -63,7 +83,41 @@ export async function loadConfig(
     file: path,
     path: resolvePath(path),
     readFile: readFileSync,
+    ...(options.programs === true ? { programs: programInspector() } : {}),
+    configMode,
   });
+}
+
+/** The user id of this process, read once (it never changes). */
+let processUid: number | null | undefined;
+
+/** Stats program files for validate.ts, judged for the user clustd runs as. */
+export function programInspector(): ProgramInspector {
+  if (processUid === undefined) {
+    try {
+      processUid = Deno.build.os === "windows" ? null : Deno.uid();
+    } catch (_error: unknown) {
+      // Without `sys: uid` the root rules cannot apply; the others still do.
+      processUid = null;
+    }
+  }
+  return { inspect: inspectFile, uid: processUid };
+}
+
+/** The callback validate.ts looks at scripts and check commands through. */
+export function inspectFile(path: string): FileInspection {
+  try {
+    const info = Deno.statSync(path);
+    const posix = Deno.build.os !== "windows";
+    return {
+      ok: true,
+      isFile: info.isFile,
+      mode: posix ? info.mode : null,
+      uid: posix ? info.uid : null,
+    };
+  } catch (error: unknown) {
+    return { ok: false, message: errorText(error) };
+  }
 }
 
 function describeSource(source: ConfigPathSource | undefined): string {

@@ -98,10 +98,10 @@ export const KEYS = {
   ],
   peer: ["id", "url", "role", "priority"],
   log: ["format", "debug"],
-  bash: ["type", "promote", "demote", "pre_promote", "timeout_ms"],
-  webhook: ["type", "url", "secret", "timeout_ms", "retries"],
+  bash: ["type", "id", "promote", "demote", "pre_promote", "timeout_ms"],
+  webhook: ["type", "id", "url", "secret", "timeout_ms", "retries"],
   external: ["type", "id"],
-  check: ["command", "args", "interval_ms", "timeout_ms", "rise", "fall"],
+  check: ["id", "command", "args", "interval_ms", "timeout_ms", "rise", "fall"],
 } as const;
 
 /** Driver types and the section of `KEYS` describing each. */

@@ -12,14 +12,7 @@ const SECRET_BYTES_GENERATED = 32;
 /** A fresh secret: 32 random bytes, standard base64 (what `clustd keygen` prints). */
 export function generateSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(SECRET_BYTES_GENERATED));
-  return encodeBase64(bytes);
-}
-
-/** Standard base64 with padding. */
-export function encodeBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
+  return bytes.toBase64();
 }
 
 /**
@@ -33,15 +26,15 @@ export function decodeSecret(text: string): Uint8Array | string {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || trimmed.length % 4 !== 0) {
     return `The secret is not valid base64: ${fix}`;
   }
-  let binary: string;
+  let bytes: Uint8Array;
   try {
-    binary = atob(trimmed);
+    bytes = Uint8Array.fromBase64(trimmed);
   } catch (_error: unknown) {
-    // atob only fails on malformed input, which the pattern mostly excludes.
+    // Only malformed input fails, which the pattern mostly excludes.
     return `The secret is not valid base64: ${fix}`;
   }
-  if (binary.length < SECRET_BYTES_MIN) {
-    return `The secret decodes to ${binary.length} bytes, fewer than the ${SECRET_BYTES_MIN} required: ${fix}`;
+  if (bytes.length < SECRET_BYTES_MIN) {
+    return `The secret decodes to ${bytes.length} bytes, fewer than the ${SECRET_BYTES_MIN} required: ${fix}`;
   }
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+  return bytes;
 }

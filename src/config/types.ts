@@ -19,7 +19,10 @@ export interface NodeConfig {
   /** How peers reach this node, `ws://` or `wss://`. */
   advertise: string;
   role: NodeRole;
-  /** 0..255, higher preferred, 0 never master. Witnesses have 0. */
+  /**
+   * 0..255, higher preferred, 0 never master. Witnesses have 0. Only this
+   * node's own: it advertises it to its peers, which rank by what they hear.
+   */
   priority: number;
 }
 
@@ -28,10 +31,8 @@ export interface PeerConfig {
   id: string;
   /** `ws://` or `wss://` URL. */
   url: string;
-  /** Defaults to `voter`. */
+  /** Defaults to `voter`. A peer's priority is its own (it advertises it). */
   role: NodeRole;
-  /** Defaults to 100 for voters, 0 for witnesses. Used for ranking only. */
-  priority: number;
 }
 
 /** `cluster:` section. */
@@ -86,6 +87,8 @@ export interface EtcdConfig {
 /** Bash driver: scripts run on role changes. */
 export interface BashDriverConfig {
   type: "bash";
+  /** Unique among drivers, `[a-z0-9._-]+`; default `bash-N` (N-th bash driver, from 0). */
+  id: string;
   promote?: string;
   demote?: string;
   prePromote?: string;
@@ -95,8 +98,10 @@ export interface BashDriverConfig {
 /** Webhook driver: signed JSON POST on role changes. */
 export interface WebhookDriverConfig {
   type: "webhook";
+  /** Unique among drivers, `[a-z0-9._-]+`; default `webhook-N`. */
+  id: string;
   url: string;
-  /** Own HMAC key; defaults to the cluster secret. */
+  /** Own HMAC key (≠ the cluster secret); default: derived, see deriveWebhookKey. */
   secret?: Uint8Array;
   timeoutMs: number;
   retries: number;
@@ -105,7 +110,7 @@ export interface WebhookDriverConfig {
 /** External driver: a program connects with the driver token. */
 export interface ExternalDriverConfig {
   type: "external";
-  /** Unique driver id the program connects with. */
+  /** Unique driver id the program connects with (required, no default). */
   id: string;
 }
 
@@ -116,6 +121,8 @@ export type DriverConfig =
 
 /** A health check (keepalived track_script, HAProxy rise/fall). */
 export interface CheckConfig {
+  /** Unique among checks, `[a-z0-9._-]+`; default `check-N` (position from 0). */
+  id: string;
   command: string;
   args: string[];
   intervalMs: number;
@@ -161,6 +168,15 @@ export interface ConfigIssue {
 export type ConfigResult =
   | { ok: true; config: Config; warnings: ConfigIssue[] }
   | { ok: false; errors: ConfigIssue[]; warnings: ConfigIssue[] };
+
+/**
+ * What a look at a program file (script or check command) found, without
+ * reading it: whether it is a regular file, its POSIX mode and owner (null on
+ * Windows), or why it cannot be looked at.
+ */
+export type FileInspection =
+  | { ok: true; isFile: boolean; mode: number | null; uid: number | null }
+  | { ok: false; message: string };
 
 /** What a file-reading callback found: the text and POSIX mode (null on Windows), or why not. */
 export type FileRead =

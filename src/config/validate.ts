@@ -1,8 +1,9 @@
 /**
- * Pure config validation: YAML text plus a file-reading callback in, a
- * normalized `Config` or every error of the file out. Each issue names the key
- * path and the line and column. Never throws on any input, never reads files
- * except through the callback, never prints.
+ * Pure config validation: YAML text plus file callbacks (read a secret file,
+ * look at a program) in, a normalized `Config` or every error of the file
+ * out. Each issue names the key path and the line and column. Never throws on
+ * any input, never reads or looks at files except through the callbacks,
+ * never prints.
  */
 
 import {
@@ -11,11 +12,23 @@ import {
   readPriority,
   requiredSection,
 } from "./_cluster.ts";
-import { readChecks, readDrivers, readId } from "./_drivers.ts";
+import {
+  type CheckEntry,
+  type DriverEntry,
+  readChecks,
+  readDrivers,
+  readId,
+} from "./_drivers.ts";
 import { checkMembership } from "./_membership.ts";
+import { checkSecretRules } from "./_secret_rules.ts";
 import { checkUrl, isAbsolutePath, parseListen } from "./_net.ts";
+import {
+  checkPrograms,
+  type ProgramInspector,
+  type ProgramRef,
+} from "./_programs.ts";
 import { describeAsSubject, Reader, type Section } from "./_reader.ts";
-import { parseYaml, type YamlNode } from "./_yaml.ts";
+import { parseYaml, type YamlNode } from "../yaml/parse.ts";
 import { dirname, joinPath } from "./path.ts";
 import { KEYS, LOG_FORMATS, ROLES, STATE_DIR_DEFAULT } from "./schema.ts";
 import type {
@@ -26,7 +39,8 @@ import type {
   NodeConfig,
 } from "./types.ts";
 
-export type { FileRead } from "./types.ts";
+export type { FileInspection, FileRead } from "./types.ts";
+export type { ProgramInspector } from "./_programs.ts";
 
 /** Inputs besides the YAML text. */
 export interface ValidateOptions {
@@ -36,6 +50,13 @@ export interface ValidateOptions {
   path?: string;
   /** Reads `secret_file` and `driver_token_file`. */
   readFile: ReadFile;
+  /**
+   * Looks at the scripts and check commands the config names (exist,
+   * executable, safe for root); without it only their paths' shape is checked.
+   */
+  programs?: ProgramInspector;
+  /** POSIX mode of the config file (inline secrets need 0600); null: unknown. */
+  configMode?: number | null;
 }
 
 /** Validates a whole config file and reports every problem at once. */
@@ -86,7 +107,11 @@ function readRoot(
   const clusterRead = readCluster(root, resolve, options.readFile);
   const driverEntries = readDrivers(root);
   const drivers = driverEntries.map((entry) => entry.driver);
-  const checks = readChecks(root);
+  const checkEntries = readChecks(root);
+  const checks = checkEntries.map((entry) => entry.check);
+  if (options.programs !== undefined) {
+    checkPrograms(programRefs(driverEntries, checkEntries), options.programs);
+  }
   const stateDir = resolve(root.string("state_dir") ?? STATE_DIR_DEFAULT);
   const log = readLog(root);
   if (node === null || clusterRead === null) return null;
@@ -98,6 +123,13 @@ function readRoot(
     drivers: driverEntries,
     checks: checks.length,
   });
+  checkSecretRules({
+    file: options.file,
+    configMode: options.configMode ?? null,
+    cluster: clusterRead.cluster,
+    clusterSection: clusterRead.section,
+    drivers: driverEntries,
+  });
   return {
     path: options.path ?? "",
     node,
@@ -107,6 +139,29 @@ function readRoot(
     checks,
     log,
   };
+}
+
+/** Every script and check command, with where it was named. */
+function programRefs(
+  drivers: readonly DriverEntry[],
+  checks: readonly CheckEntry[],
+): ProgramRef[] {
+  const refs: ProgramRef[] = [];
+  for (const { driver, section } of drivers) {
+    if (driver.type !== "bash") continue;
+    const scripts = {
+      promote: driver.promote,
+      demote: driver.demote,
+      pre_promote: driver.prePromote,
+    };
+    for (const [key, path] of Object.entries(scripts)) {
+      if (path !== undefined) refs.push({ section, key, path });
+    }
+  }
+  for (const { check, section } of checks) {
+    refs.push({ section, key: "command", path: check.command });
+  }
+  return refs;
 }
 
 function readNode(root: Section): NodeConfig | null {

@@ -24,6 +24,8 @@ export const WORKER_REPLY_GRACE_MS = 2000;
 /** Role change handed to a driver (public shape: `RoleEvent` in driver_host.ts). */
 export interface ActionEvent {
   event: "promote" | "demote";
+  /** Why, one of the documented reasons (`RoleReason`). */
+  reason: string;
   role: "master" | "backup";
   term: number;
   nodeId: string;
@@ -35,7 +37,7 @@ export interface DriverStat {
   /** Position in the config's `drivers` list. */
   index: number;
   type: "bash" | "webhook";
-  /** `bash#0`, `webhook#1`: type and index, used in logs. */
+  /** The driver's `id` (default `bash-0`, `webhook-0`), used in logs and metrics. */
   name: string;
   runs: number;
   failures: number;
@@ -59,11 +61,14 @@ export interface DriverAction {
   stop(deadlineMs: number): Promise<void>;
 }
 
-function newStat(index: number, type: "bash" | "webhook"): DriverStat {
+function newStat(
+  index: number,
+  config: BashDriverConfig | WebhookDriverConfig,
+): DriverStat {
   return {
     index,
-    type,
-    name: `${type}#${index}`,
+    type: config.type,
+    name: config.id,
     runs: 0,
     failures: 0,
     timeouts: 0,
@@ -89,6 +94,7 @@ function count(
 export function eventFields(event: ActionEvent): EventFields {
   return {
     event: event.event,
+    reason: event.reason,
     role: event.role,
     term: event.term,
     node_id: event.nodeId,
@@ -109,7 +115,7 @@ export class BashAction implements DriverAction {
     config: BashDriverConfig,
     killPath: string | null,
   ) {
-    this.stat = newStat(index, "bash");
+    this.stat = newStat(index, config);
     this.#config = config;
     this.#killPath = killPath;
     this.#client = new WorkerClient(
@@ -137,6 +143,7 @@ export class BashAction implements DriverAction {
     }
     await this.#run(script, event.event, {
       CLUSTD_EVENT: event.event,
+      CLUSTD_REASON: event.reason,
       CLUSTD_ROLE: event.role,
       CLUSTD_TERM: String(event.term),
       CLUSTD_NODE_ID: event.nodeId,
@@ -233,7 +240,7 @@ export class WebhookAction implements DriverAction {
   readonly #log = new Logger("driver:webhook");
 
   constructor(index: number, config: WebhookDriverConfig, key: Uint8Array) {
-    this.stat = newStat(index, "webhook");
+    this.stat = newStat(index, config);
     this.#config = config;
     this.#key = key;
     this.#client = new WorkerClient(

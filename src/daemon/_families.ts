@@ -43,11 +43,24 @@ export function meshFamilies(metrics: MeshMetrics): MetricFamily[] {
       "Authenticated connections established",
       metrics.connectsTotal,
     ),
-    counter(
-      "clustd_admissions_refused_total",
-      "Upgrades refused by the unauthenticated caps",
-      metrics.admissionsRefused,
-    ),
+    {
+      name: "clustd_admissions_refused_total",
+      help: "Upgrades refused by the unauthenticated caps and rates, by reason",
+      type: "counter",
+      samples: byReason(metrics.admissionsRefusedByReason),
+    },
+    {
+      name: "clustd_unauthenticated_connections",
+      help: "Connections holding an admission slot (handshaking or closing)",
+      type: "gauge",
+      samples: [{ value: metrics.unauthenticatedOpen }],
+    },
+    {
+      name: "clustd_handshakes_pending",
+      help: "Connections in their handshake now",
+      type: "gauge",
+      samples: [{ value: metrics.handshakesPending }],
+    },
     counter(
       "clustd_frames_sent_total",
       "Sealed frames sent",

@@ -26,13 +26,12 @@ export function electionOptions(
   return {
     selfId: node.id,
     members: [
-      { id: node.id, role: node.role, priority: node.priority },
-      ...cluster.peers.map((p) => ({
-        id: p.id,
-        role: p.role,
-        priority: p.priority,
-      })),
+      { id: node.id, role: node.role },
+      ...cluster.peers.map((p) => ({ id: p.id, role: p.role })),
     ],
+    priority: node.priority,
+    // Every driver is told `demote` (reason start) before we may campaign.
+    startDemote: true,
     heartbeatMs: cluster.heartbeatMs,
     electionTimeoutMs: cluster.electionTimeoutMs,
     leaseMs: cluster.leaseMs,
@@ -48,14 +47,17 @@ export function electionOptions(
   };
 }
 
-/** Options of the mesh for this node. */
-export function meshOptions(config: Config): MeshOptions {
+/** Options of the mesh for this node; `driverKey` serves external drivers. */
+export function meshOptions(
+  config: Config,
+  driverKey: (id: string) => Uint8Array | undefined,
+): MeshOptions {
   const { node, cluster } = config;
   return {
     selfId: node.id,
     peers: cluster.peers.map((p) => ({ id: p.id, url: p.url })),
     secret: cluster.secret,
-    ...(cluster.driverToken ? { driverToken: cluster.driverToken } : {}),
+    ...(cluster.driverToken ? { driverKey } : {}),
     clusterDescription: clusterDescription(config),
     heartbeatMs: cluster.heartbeatMs,
     peerTimeoutMs: cluster.electionTimeoutMs,

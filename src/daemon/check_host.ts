@@ -8,9 +8,9 @@
  * Boot: a check starts unhealthy and needs `rise` successes first (the first
  * run starts at once). So a node whose service is down at boot never becomes
  * eligible, at the cost of (rise - 1) intervals before a fresh node may
- * promote. A reload (SIGHUP) starts the new checks in the node's current
- * state instead, so changing a check on a healthy master does not make it
- * hand over. A timeout, a spawn error or a Worker failure counts as a failure.
+ * promote. A reload (SIGHUP) keeps unchanged checks with their counters and
+ * starts new or changed ones in the node's current state instead, so
+ * changing a check on a healthy master does not make it hand over. A timeout, a spawn error or a Worker failure counts as a failure.
  *
  * Never blocks the daemon: results arrive through `onChange` only when the
  * aggregate flips; the callback's errors are logged, not raised.
@@ -37,6 +37,7 @@ export interface CheckHostOptions {
 
 /** Snapshot of one check, for /status and logs. */
 export interface CheckStatus {
+  id: string;
   command: string;
   healthy: boolean;
   successesInRow: number;
@@ -111,15 +112,25 @@ class CheckLoop {
     this.#killPath = killPath;
     this.#onResult = onResult;
     this.#client = new WorkerClient(
-      `check ${config.command}`,
+      `check ${config.id}`,
       () => spawnCheckWorker(config, killPath),
       log,
     );
   }
 
   async start(): Promise<void> {
-    await this.#client.start();
-    this.#running = this.#loop();
+    await this.spawn();
+    this.run();
+  }
+
+  /** Loads the Worker without running the check yet. */
+  spawn(): Promise<void> {
+    return this.#client.start();
+  }
+
+  /** Starts the run/count/sleep loop (once, after `spawn`). */
+  run(): void {
+    this.#running ??= this.#loop();
   }
 
   async stop(): Promise<void> {
@@ -178,39 +189,117 @@ class CheckLoop {
   }
 }
 
+/** Identity of a check for a reload: its id and every setting. */
+function checkKey(check: CheckConfig): string {
+  return JSON.stringify(check);
+}
+
+/**
+ * A reload's check changes, prepared (new Workers loaded) but not applied:
+ * `commit()` swaps them in, `abort()` drops them with nothing changed.
+ */
+export interface CheckUpdate {
+  /** Check ids started, kept and stopped by this update. */
+  readonly added: readonly string[];
+  readonly kept: readonly string[];
+  readonly removed: readonly string[];
+  /** Kept checks go on with their counters; new ones start running; removed ones stop. */
+  commit(): Promise<void>;
+  /** Stops the new checks' Workers; the running set stays as it was. */
+  abort(): Promise<void>;
+}
+
+/** Spawns every Worker of `loops`; rejects naming the first that failed. */
+async function spawnLoops(loops: readonly CheckLoop[]): Promise<void> {
+  await Promise.all(loops.map(async (loop) => {
+    try {
+      await loop.spawn();
+    } catch (error: unknown) {
+      const text = error instanceof Error ? error.message : String(error);
+      throw new Error(`Cannot start check ${loop.config.id}: ${text}`);
+    }
+  }));
+}
+
 /** Runs every configured check and reports the node's aggregate health. */
 export class CheckHost {
-  readonly #loops: CheckLoop[];
+  #loops: CheckLoop[];
   readonly #options: CheckHostOptions;
   readonly #log = new Logger("check");
+  #killPath: string | null | undefined;
   #healthy: boolean;
 
   constructor(checks: CheckConfig[], options: CheckHostOptions) {
     this.#options = options;
     const startHealthy = options.startHealthy === true;
     this.#healthy = checks.length === 0 || startHealthy;
-    const killPath = checks.length > 0 ? findKillProgram() : null;
-    this.#loops = checks.map((check) =>
-      new CheckLoop(
-        check,
-        killPath,
-        (loop) => this.#update(loop),
-        this.#log,
-        startHealthy,
-      )
+    this.#loops = checks.map((check) => this.#newLoop(check, startHealthy));
+  }
+
+  #newLoop(check: CheckConfig, startHealthy: boolean): CheckLoop {
+    this.#killPath ??= findKillProgram();
+    return new CheckLoop(
+      check,
+      this.#killPath,
+      (loop) => this.#update(loop),
+      this.#log,
+      startHealthy,
     );
   }
 
   /** Spawns every check Worker and starts the loops; rejects naming a check that cannot start. */
   async start(): Promise<void> {
-    await Promise.all(this.#loops.map(async (loop) => {
-      try {
-        await loop.start();
-      } catch (error: unknown) {
-        const text = error instanceof Error ? error.message : String(error);
-        throw new Error(`Cannot start check "${loop.config.command}": ${text}`);
+    await spawnLoops(this.#loops);
+    for (const loop of this.#loops) loop.run();
+  }
+
+  /**
+   * Prepares a reload to `next`: a check whose id and settings are unchanged
+   * keeps its loop and counters; every other one gets a new loop, starting in
+   * the node's current health (so editing a check on a healthy master does
+   * not make it hand over), whose Worker is loaded here. Returns why not
+   * when a Worker cannot start (then nothing changed).
+   */
+  async prepare(next: CheckConfig[]): Promise<CheckUpdate | string> {
+    const unused = new Map<string, CheckLoop[]>();
+    for (const loop of this.#loops) {
+      const key = checkKey(loop.config);
+      unused.set(key, [...unused.get(key) ?? [], loop]);
+    }
+    const fresh: CheckLoop[] = [];
+    const kept: CheckLoop[] = [];
+    const loops = next.map((check) => {
+      const same = unused.get(checkKey(check))?.shift();
+      if (same !== undefined) {
+        kept.push(same);
+        return same;
       }
-    }));
+      const loop = this.#newLoop(check, this.#healthy);
+      fresh.push(loop);
+      return loop;
+    });
+    const removed = [...unused.values()].flat();
+    try {
+      await spawnLoops(fresh);
+    } catch (error: unknown) {
+      await Promise.all(fresh.map((loop) => loop.stop()));
+      return error instanceof Error ? error.message : String(error);
+    }
+    const ids = (list: CheckLoop[]) => list.map((loop) => loop.config.id);
+    return {
+      added: ids(fresh),
+      kept: ids(kept),
+      removed: ids(removed),
+      commit: async () => {
+        this.#loops = loops;
+        for (const loop of fresh) loop.run();
+        await Promise.all(removed.map((loop) => loop.stop()));
+        this.#healthy = loops.every((loop) => loop.counter.healthy);
+      },
+      abort: async () => {
+        await Promise.all(fresh.map((loop) => loop.stop()));
+      },
+    };
   }
 
   /** Stops the loops, kills running checks, terminates the Workers. */
@@ -226,6 +315,7 @@ export class CheckHost {
   /** One snapshot per check, in config order. */
   status(): CheckStatus[] {
     return this.#loops.map((loop) => ({
+      id: loop.config.id,
       command: loop.config.command,
       healthy: loop.counter.healthy,
       successesInRow: loop.counter.successesInRow,
@@ -237,6 +327,7 @@ export class CheckHost {
   /** Called when one check flipped: log it, and report the aggregate if it flipped. */
   #update(flipped: CheckLoop): void {
     const fields = {
+      check: flipped.config.id,
       command: flipped.config.command,
       result: flipped.lastResult,
     };
@@ -249,7 +340,7 @@ export class CheckHost {
     const detail = healthy
       ? `all ${this.#loops.length} checks pass`
       : failing.map((loop) =>
-        `check "${loop.config.command}" failing: ${loop.lastResult}` +
+        `check ${loop.config.id} failing: ${loop.lastResult}` +
         ` (${loop.counter.failuresInRow} in a row)`
       ).join("; ");
     (healthy ? this.#log.info : this.#log.warn).call(

@@ -31,6 +31,7 @@ export function roleEventWire(event: RoleEvent): Record<string, unknown> {
   return {
     type: "event",
     event: event.event,
+    reason: event.reason,
     role: event.role,
     term: event.term,
     node_id: event.nodeId,

@@ -8,9 +8,17 @@
 import type { Config } from "../config/types.ts";
 import { EtcdElectionAdapter } from "../backend/etcd_adapter.ts";
 import { Election } from "../election/election.ts";
-import type { Command, Effect, Input } from "../election/types.ts";
+import type {
+  Command,
+  Effect,
+  Input,
+  PromoteReason,
+  RoleReason,
+} from "../election/types.ts";
 import { parseMessage } from "../election/types.ts";
 import { handleProbe } from "../http/handler.ts";
+import { type ClientInfo, HttpServer, type Upgrade } from "../http/server.ts";
+import { httpServerFamilies } from "../http/server_metrics.ts";
 import { type MetricFamily, renderMetrics } from "../http/metrics.ts";
 import { configureLogging, Logger, readDebugEnv } from "../log.ts";
 import { Mesh, type MeshEvent } from "../mesh/mesh.ts";
@@ -25,7 +33,9 @@ import {
   daemonFamilies,
 } from "./snapshot.ts";
 import { ensureStateDir, loadState, saveState } from "./state_store.ts";
-import { planReload, startReplacements } from "./reload.ts";
+import { describeUpdate, planReload, prepareReload } from "./reload.ts";
+import { type DaemonKeys, deriveDaemonKeys } from "./_keys.ts";
+import { runStartDemote, startEvent } from "./_start_demote.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
@@ -33,7 +43,7 @@ import type { StatusSnapshot } from "../http/handler.ts";
 const SHUTDOWN_GRACE_MAX_MS = 60_000;
 
 /** Permissions the daemon gives up once it runs (DESIGN §4). */
-const DROPPED_PERMISSIONS = ["env"] as const;
+const DROPPED_PERMISSIONS = ["env", "sys"] as const;
 
 /** Longest wait for external drivers' demote acks before a handover. */
 const EXTERNAL_ACK_WAIT_MS = 5000;
@@ -59,13 +69,18 @@ export class Daemon {
   #drivers!: DriverHost;
   #checks!: CheckHost;
   #control!: ControlServer;
-  #server: Deno.HttpServer | null = null;
+  #server: HttpServer | null = null;
+  #keys: DaemonKeys = { webhookKey: new Uint8Array(), driverKeys: new Map() };
   #timer: ReturnType<typeof setTimeout> | null = null;
   #lastNowMs = 0;
   #startMs = 0;
   #stopping = false;
   #masterSinceWallMs: number | null = null;
   #demoteDoneTerm = -1;
+  /** The reload in progress (resolved when none). */
+  #reloads: Promise<void> = Promise.resolve();
+  /** Why the current (or last) promotion happened, for drivers a reload rebuilds. */
+  #promoteReason: PromoteReason = "elected";
   #counters: DaemonCounters = {
     elections: 0,
     promotions: 0,
@@ -78,6 +93,11 @@ export class Daemon {
     this.#options = options;
   }
 
+  /** The key of a configured external driver id; undefined for others. */
+  #driverKey(id: string): Uint8Array | undefined {
+    return this.#keys.driverKeys.get(id);
+  }
+
   /** Starts everything; resolves once the port listens. Throws on startup faults. */
   async start(): Promise<void> {
     const config = this.#config;
@@ -85,9 +105,10 @@ export class Daemon {
     const persisted = loadState(config.stateDir);
     this.#startMs = monotonicMs();
     this.#lastNowMs = this.#startMs;
+    this.#keys = await deriveDaemonKeys(config);
     this.#drivers = new DriverHost(config.drivers, {
       nodeId: config.node.id,
-      clusterSecret: config.cluster.secret,
+      webhookKey: this.#keys.webhookKey,
     });
     this.#election = config.cluster.backend === "etcd"
       ? new EtcdElectionAdapter(config, {
@@ -105,6 +126,7 @@ export class Daemon {
         prePromote: this.#drivers.hasPrePromote(),
       }));
     await this.#drivers.start();
+    const bootEvent = this.#startDemote(persisted?.term ?? 0);
     this.#checks = this.#newCheckHost(config);
     await this.#checks.start();
     this.#step({
@@ -115,12 +137,14 @@ export class Daemon {
     if (this.#options.revokePermissions !== false) {
       await this.#dropPermissions();
     }
-    this.#mesh = new Mesh(meshOptions(config));
+    this.#mesh = new Mesh(meshOptions(config, (id) => this.#driverKey(id)));
     this.#control = new ControlServer({
       config,
       status: () => this.snapshot(),
       command: (requestId, command) => this.command(requestId, command),
     });
+    // External drivers that connect learn the start demote as the state.
+    this.#control.broadcastRoleEvent(bootEvent);
     this.#mesh.onEvent((event) => this.#onMeshEvent(event));
     this.#mesh.onChannel(
       "control",
@@ -130,11 +154,13 @@ export class Daemon {
       "driver",
       (channel) => this.#control.acceptDriver(channel),
     );
-    this.#server = Deno.serve({
+    const server = new HttpServer({
       hostname: config.node.listenHost,
       port: config.node.listenPort,
-      onListen: () => {},
-    }, (request, info) => this.#handleHttp(request, info));
+      handle: (request, client) => this.#handleHttp(request, client),
+    });
+    server.listen();
+    this.#server = server;
     this.#mesh.start();
     if (this.#election instanceof EtcdElectionAdapter) this.#election.start();
     this.#log.info("started", {
@@ -147,12 +173,23 @@ export class Daemon {
     this.#schedule();
   }
 
-  #newCheckHost(config: Config, startHealthy = false): CheckHost {
+  /**
+   * Start in a known state: every driver is told `demote` (reason `start`);
+   * the core keeps the node ineligible until that finished or timed out.
+   * Voting and the mesh go on meanwhile.
+   */
+  #startDemote(term: number): RoleEvent {
+    const event = startEvent(this.#config.node.id, term);
+    runStartDemote(this.#drivers, event, this.#log).then(() => {
+      this.#step({ kind: "start_demote_done", nowMs: this.#now() });
+      this.#schedule();
+    });
+    return event;
+  }
+
+  #newCheckHost(config: Config): CheckHost {
     const host: CheckHost = new CheckHost(config.checks, {
-      startHealthy,
       onChange: (healthy, detail) => {
-        // A replaced host's late result must not override the current one.
-        if (host !== this.#checks) return;
         this.#log.info("checks changed", { healthy, detail });
         this.#step({ kind: "check", nowMs: this.#now(), healthy });
         this.#schedule();
@@ -165,7 +202,8 @@ export class Daemon {
     // `run` stays: a SIGHUP may start new bash/check Workers and a crashed
     // Worker is respawned, and a Worker only gets what the daemon holds. The
     // daemon itself never runs a program (only drivers/ does). The
-    // environment is read at start only (DEBUG, CLUSTD_CONFIG).
+    // environment is read at start only (DEBUG, CLUSTD_CONFIG), and the
+    // process uid (for the script checks of a reload) is cached by then.
     for (const name of DROPPED_PERMISSIONS) {
       await Deno.permissions.revoke({ name });
     }
@@ -174,11 +212,10 @@ export class Daemon {
     });
   }
 
-  #handleHttp(request: Request, info: Deno.ServeHandlerInfo): Response {
-    const upgraded = this.#mesh.handleRequest(request, info);
+  #handleHttp(request: Request, client: ClientInfo): Response | Upgrade {
+    const upgraded = this.#mesh.handleRequest(request, client);
     if (upgraded !== undefined) return upgraded;
-    const address = info.remoteAddr as Deno.NetAddr;
-    return handleProbe(request, address.hostname, {
+    return handleProbe(request, client.address, {
       snapshot: () => this.snapshot(),
       metrics: () => this.metrics(),
       statusAllow: this.#config.cluster.statusAllow,
@@ -230,7 +267,7 @@ export class Daemon {
         this.#mesh?.send(effect.to, effect.message);
         return;
       case "promote":
-        this.#onPromote(effect.term);
+        this.#onPromote(effect.term, effect.reason);
         return;
       case "demote":
         this.#onDemote(effect.term, effect.reason, effect.handover);
@@ -261,10 +298,15 @@ export class Daemon {
     }
   }
 
-  #roleEvent(event: "promote" | "demote", term: number): RoleEvent {
+  #roleEvent(
+    event: "promote" | "demote",
+    term: number,
+    reason: RoleReason,
+  ): RoleEvent {
     const status = this.#election.status(this.#now());
     return {
       event,
+      reason,
       role: event === "promote" ? "master" : "backup",
       term,
       nodeId: this.#config.node.id,
@@ -272,19 +314,20 @@ export class Daemon {
     };
   }
 
-  #onPromote(term: number): void {
+  #onPromote(term: number, reason: PromoteReason): void {
     this.#counters.promotions++;
     this.#masterSinceWallMs = Date.now();
-    const event = this.#roleEvent("promote", term);
-    this.#log.info("promote", { term, node: this.#config.node.id });
+    this.#promoteReason = reason;
+    const event = this.#roleEvent("promote", term, reason);
+    this.#log.info("promote", { term, reason, node: this.#config.node.id });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
   }
 
-  #onDemote(term: number, reason: string, handover: boolean): void {
+  #onDemote(term: number, reason: RoleReason, handover: boolean): void {
     this.#counters.demotions++;
     this.#masterSinceWallMs = null;
-    const event = this.#roleEvent("demote", term);
+    const event = this.#roleEvent("demote", term, reason);
     this.#log.info("demote", { term, reason, handover });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
@@ -379,6 +422,9 @@ export class Daemon {
     const families: MetricFamily[] = [
       ...daemonFamilies(this.snapshot(), this.#counters),
       ...meshFamilies(this.#mesh.metrics()),
+      ...(this.#server === null
+        ? []
+        : httpServerFamilies(this.#server.metrics())),
       ...driverFamilies(this.#drivers.stats()),
     ];
     return renderMetrics(families);
@@ -387,21 +433,25 @@ export class Daemon {
   /**
    * SIGHUP: applies what may change live (log settings, status_allow,
    * drivers, checks) from `next`, or nothing at all. Returns what happened.
+   * Reloads run one at a time, each against what the one before applied.
    */
-  async reload(next: Config): Promise<{ ok: boolean; message: string }> {
+  reload(next: Config): Promise<{ ok: boolean; message: string }> {
+    const run = this.#reloads.then(() => this.#reload(next));
+    this.#reloads = run.then(() => {}, () => {});
+    return run;
+  }
+
+  async #reload(next: Config): Promise<{ ok: boolean; message: string }> {
     const plan = planReload(this.#config, next);
     if (plan.refused.length > 0) {
       return { ok: false, message: plan.refused.join("; ") };
     }
-    const started = await startReplacements(next, {
-      drivers: plan.drivers,
-      checks: plan.checks,
-      prePromote: this.#drivers.hasPrePromote(),
-      // A healthy node stays eligible while its new checks take over.
-      newCheckHost: (config) =>
-        this.#newCheckHost(config, this.#checks.healthy()),
+    const prepared = await prepareReload(next, {
+      plan,
+      drivers: this.#drivers,
+      checks: this.#checks,
     });
-    if (typeof started === "string") return { ok: false, message: started };
+    if (typeof prepared === "string") return { ok: false, message: prepared };
     const applied: string[] = [];
     if (plan.log) {
       configureLogging({
@@ -413,30 +463,30 @@ export class Daemon {
       applied.push("log");
     }
     if (plan.statusAllow) applied.push("cluster.status_allow");
+    // Keys of external driver ids added by the reload (the token is fixed).
+    if (plan.drivers) this.#keys = await deriveDaemonKeys(next);
     this.#config = next;
     this.#control.setConfig(next);
-    if (started.drivers !== null) {
-      const old = this.#drivers;
-      this.#drivers = started.drivers;
-      // New drivers learn the current state, as a restarted driver would.
+    if (prepared.drivers !== null) {
+      // New and changed drivers learn the current role once, as a restarted
+      // driver would; unchanged ones run nothing.
       const status = this.#election.status(this.#now());
-      if (status.role === "master") {
-        this.#drivers.dispatch(this.#roleEvent("promote", status.term));
-      }
-      await old.stop();
-      applied.push("drivers");
+      // A new driver on a backup starts in a known state, as at boot.
+      const current = status.role === "master"
+        ? this.#roleEvent("promote", status.term, this.#promoteReason)
+        : this.#roleEvent("demote", status.term, "start");
+      await prepared.drivers.commit(current);
+      applied.push(describeUpdate("drivers", prepared.drivers));
     }
-    if (started.checks !== null) {
-      const old = this.#checks;
-      this.#checks = started.checks;
-      await old.stop();
+    if (prepared.checks !== null) {
+      await prepared.checks.commit();
       this.#step({
         kind: "check",
         nowMs: this.#now(),
         healthy: this.#checks.healthy(),
       });
       this.#schedule();
-      applied.push("checks");
+      applied.push(describeUpdate("checks", prepared.checks));
     }
     return {
       ok: true,
@@ -464,7 +514,7 @@ export class Daemon {
     }
     await this.#control.close();
     await this.#mesh.close();
-    await this.#server?.shutdown();
+    await this.#server?.close();
     this.#server = null;
     await this.#drivers.stop();
     this.#log.info("stopped", { id: this.#config.node.id });

@@ -8,9 +8,14 @@
  * Nothing here may block the daemon: `dispatch()` returns at once, every wait
  * has a deadline, and a failing, hung or crashing driver only fails its own
  * actions. External drivers are the daemon's business and are ignored here.
+ *
+ * A reload (`prepare`, then `commit`) replaces only the drivers whose id or
+ * settings changed: an unchanged driver keeps its lane, Worker and last
+ * applied event, so it runs nothing because of the reload.
  */
 
 import type { DriverConfig } from "../config/types.ts";
+import type { RoleReason } from "../election/types.ts";
 import { Logger } from "../log.ts";
 import {
   type ActionEvent,
@@ -29,6 +34,7 @@ const STOP_ABORT_DEADLINE_MS = 3000;
 /** A role change of the local node, as the daemon reports it. */
 export interface RoleEvent extends ActionEvent {
   event: "promote" | "demote";
+  reason: RoleReason;
   role: "master" | "backup";
   /** Fencing token: the term of the promotion (or of the demotion). */
   term: number;
@@ -39,8 +45,8 @@ export interface RoleEvent extends ActionEvent {
 /** What every driver needs from the daemon. */
 export interface DriverHostOptions {
   nodeId: string;
-  /** HMAC key of webhooks without their own `secret`. */
-  clusterSecret: Uint8Array;
+  /** HMAC key of webhooks without their own `secret` (see deriveWebhookKey). */
+  webhookKey: Uint8Array;
 }
 
 /** Counters of every built-in driver, in config order. */
@@ -118,53 +124,153 @@ class DriverLane {
   }
 }
 
+/** Identity of a driver for a reload: its id and every setting. */
+function driverKey(driver: DriverConfig): string {
+  return JSON.stringify(
+    driver,
+    (_key, value) => value instanceof Uint8Array ? [...value] : value,
+  );
+}
+
+/**
+ * A reload's driver changes, prepared (new Workers loaded) but not applied:
+ * `commit()` swaps them in, `abort()` drops them with nothing changed.
+ */
+export interface DriverUpdate {
+  /** Driver ids started, kept and stopped by this update. */
+  readonly added: readonly string[];
+  readonly kept: readonly string[];
+  readonly removed: readonly string[];
+  /** Whether the drivers after the update have a `pre_promote` script. */
+  readonly hasPrePromote: boolean;
+  /**
+   * Applies it: kept drivers go on untouched (state, Worker, last applied
+   * event), removed ones are stopped, and new ones are told `current` once.
+   */
+  commit(current: RoleEvent): Promise<void>;
+  /** Stops the new drivers' Workers; the running set stays as it was. */
+  abort(): Promise<void>;
+}
+
+/** Starts the Workers of `lanes`; rejects naming the first that failed. */
+async function startLanes(lanes: readonly DriverLane[]): Promise<void> {
+  await Promise.all(lanes.map(async (lane) => {
+    try {
+      await lane.action.start();
+    } catch (error: unknown) {
+      const text = error instanceof Error ? error.message : String(error);
+      throw new Error(`Cannot start driver ${lane.action.stat.name}: ${text}`);
+    }
+  }));
+}
+
 /** Runs the built-in drivers for the daemon. */
 export class DriverHost {
   readonly #options: DriverHostOptions;
-  readonly #lanes: DriverLane[] = [];
-  readonly #bash: BashAction[] = [];
+  #lanes: DriverLane[] = [];
+  #keys: string[] = [];
+  #killPath: string | null | undefined;
   readonly #log = new Logger("driver");
 
   constructor(drivers: DriverConfig[], options: DriverHostOptions) {
     this.#options = options;
-    const hasBash = drivers.some((driver) => driver.type === "bash");
-    const killPath = hasBash ? findKillProgram() : null;
-    if (hasBash && killPath === null) {
-      this.#log.warn(
-        "no kill(1) found at /usr/bin/kill or /bin/kill: a timed-out script's own children will survive",
-      );
-    }
     drivers.forEach((driver, index) => {
-      let action: DriverAction;
-      if (driver.type === "bash") {
-        const bash = new BashAction(index, driver, killPath);
-        this.#bash.push(bash);
-        action = bash;
-      } else if (driver.type === "webhook") {
-        action = new WebhookAction(
-          index,
-          driver,
-          driver.secret ?? options.clusterSecret,
-        );
-      } else {
-        return;
-      }
-      this.#lanes.push(new DriverLane(action, this.#log));
+      const lane = this.#newLane(driver, index);
+      if (lane === null) return;
+      this.#lanes.push(lane);
+      this.#keys.push(driverKey(driver));
     });
+  }
+
+  /** kill(1) for bash Workers, looked up (and warned about) once. */
+  #kill(): string | null {
+    if (this.#killPath === undefined) {
+      this.#killPath = findKillProgram();
+      if (this.#killPath === null) {
+        this.#log.warn(
+          "no kill(1) found at /usr/bin/kill or /bin/kill: a timed-out script's own children will survive",
+        );
+      }
+    }
+    return this.#killPath;
+  }
+
+  #newLane(driver: DriverConfig, index: number): DriverLane | null {
+    let action: DriverAction;
+    if (driver.type === "bash") {
+      action = new BashAction(index, driver, this.#kill());
+    } else if (driver.type === "webhook") {
+      action = new WebhookAction(
+        index,
+        driver,
+        driver.secret ?? this.#options.webhookKey,
+      );
+    } else {
+      return null;
+    }
+    return new DriverLane(action, this.#log);
   }
 
   /** Spawns every Worker and waits until all have loaded; rejects naming the one that failed. */
   async start(): Promise<void> {
-    await Promise.all(this.#lanes.map(async (lane) => {
-      try {
-        await lane.action.start();
-      } catch (error: unknown) {
-        const text = error instanceof Error ? error.message : String(error);
-        throw new Error(
-          `Cannot start driver ${lane.action.stat.name}: ${text}`,
+    await startLanes(this.#lanes);
+  }
+
+  /**
+   * Prepares a reload to `next`: a driver whose id and settings are
+   * unchanged is kept as it is; every other one gets a new lane whose Worker
+   * is loaded here. Returns why not when a new Worker cannot start (then
+   * nothing was left running and nothing changed).
+   */
+  async prepare(next: DriverConfig[]): Promise<DriverUpdate | string> {
+    const unused = new Map<string, DriverLane[]>();
+    this.#keys.forEach((key, i) => {
+      const lane = this.#lanes[i];
+      if (lane !== undefined) unused.set(key, [...unused.get(key) ?? [], lane]);
+    });
+    const lanes: DriverLane[] = [];
+    const keys: string[] = [];
+    const fresh: DriverLane[] = [];
+    const kept: DriverLane[] = [];
+    next.forEach((driver, index) => {
+      const key = driverKey(driver);
+      const same = unused.get(key)?.shift();
+      const lane = same ?? this.#newLane(driver, index);
+      if (lane === null) return;
+      if (same === undefined) fresh.push(lane);
+      else kept.push(lane);
+      lanes.push(lane);
+      keys.push(key);
+    });
+    const removed = [...unused.values()].flat();
+    try {
+      await startLanes(fresh);
+    } catch (error: unknown) {
+      await Promise.all(fresh.map((lane) => lane.action.stop(0)));
+      return error instanceof Error ? error.message : String(error);
+    }
+    const names = (list: DriverLane[]) =>
+      list.map((lane) => lane.action.stat.name);
+    return {
+      added: names(fresh),
+      kept: names(kept),
+      removed: names(removed),
+      hasPrePromote: lanes.some((lane) =>
+        lane.action instanceof BashAction && lane.action.hasPrePromote()
+      ),
+      commit: async (current) => {
+        lanes.forEach((lane, index) => lane.action.stat.index = index);
+        this.#lanes = lanes;
+        this.#keys = keys;
+        for (const lane of fresh) lane.dispatch(current);
+        await Promise.all(
+          removed.map((lane) => lane.action.stop(STOP_ABORT_DEADLINE_MS)),
         );
-      }
-    }));
+      },
+      abort: async () => {
+        await Promise.all(fresh.map((lane) => lane.action.stop(0)));
+      },
+    };
   }
 
   /** Hands a role change to every driver; returns at once. */
@@ -182,15 +288,22 @@ export class DriverHost {
     }
   }
 
+  /** The bash drivers, in config order. */
+  #bash(): BashAction[] {
+    return this.#lanes.map((lane) => lane.action).filter((action) =>
+      action instanceof BashAction
+    );
+  }
+
   /** True when some bash driver has a `pre_promote` script. */
   hasPrePromote(): boolean {
-    return this.#bash.some((bash) => bash.hasPrePromote());
+    return this.#bash().some((bash) => bash.hasPrePromote());
   }
 
   /** Runs every `pre_promote`; true only if all exit 0 within their timeouts. */
   async prePromote(term: number, masterId: string): Promise<boolean> {
     const verdicts = await Promise.all(
-      this.#bash.map((bash) =>
+      this.#bash().map((bash) =>
         bash.prePromote(this.#options.nodeId, term, masterId)
       ),
     );

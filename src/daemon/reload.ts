@@ -1,13 +1,15 @@
 /**
- * What a SIGHUP may change live. Pure: compares the running config with the
- * one just read and says what to apply and what to refuse. Membership, the
- * secrets, identity and timing are fixed for the life of the process (peers
- * compare them in the handshake); changing them needs a restart.
+ * What a SIGHUP may change live. `planReload` is pure: it compares the
+ * running config with the one just read and says what to apply and what to
+ * refuse. Membership, the secrets, identity and timing are fixed for the life
+ * of the process (peers compare them in the handshake); changing them needs a
+ * restart. `prepareReload` loads the Workers of new and changed drivers and
+ * checks before anything is swapped, so a reload applies whole or not at all.
  */
 
 import type { Config } from "../config/types.ts";
-import type { CheckHost } from "./check_host.ts";
-import { DriverHost } from "./driver_host.ts";
+import type { CheckHost, CheckUpdate } from "./check_host.ts";
+import type { DriverHost, DriverUpdate } from "./driver_host.ts";
 
 /** The outcome of comparing two configs. */
 export interface ReloadPlan {
@@ -66,51 +68,63 @@ export function planReload(current: Config, next: Config): ReloadPlan {
   };
 }
 
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** A reload's prepared changes to drivers and checks (null: unchanged). */
+export interface PreparedReload {
+  drivers: DriverUpdate | null;
+  checks: CheckUpdate | null;
 }
 
 /**
- * Starts the replacement driver and check hosts a reload needs, before
- * anything is swapped; returns them, or why they cannot start (then nothing
- * was left running).
+ * Loads the Workers of the new and changed drivers and checks a reload needs,
+ * before anything is swapped; returns the prepared updates, or why they
+ * cannot be applied (then nothing was left running and nothing changed).
  */
-export async function startReplacements(
+export async function prepareReload(
   next: Config,
   options: {
-    drivers: boolean;
-    checks: boolean;
-    prePromote: boolean;
-    newCheckHost: (config: Config) => CheckHost;
+    plan: ReloadPlan;
+    drivers: DriverHost;
+    checks: CheckHost;
   },
-): Promise<{ drivers: DriverHost | null; checks: CheckHost | null } | string> {
-  let driverHost: DriverHost | null = null;
-  if (options.drivers) {
-    driverHost = new DriverHost(next.drivers, {
-      nodeId: next.node.id,
-      clusterSecret: next.cluster.secret,
-    });
+): Promise<PreparedReload | string> {
+  const { plan } = options;
+  let drivers: DriverUpdate | null = null;
+  if (plan.drivers) {
+    const prepared = await options.drivers.prepare(next.drivers);
+    if (typeof prepared === "string") {
+      return `cannot start the new drivers: ${prepared}`;
+    }
+    drivers = prepared;
     // The core was built knowing whether a pre_promote veto exists.
-    if (driverHost.hasPrePromote() !== options.prePromote) {
+    if (drivers.hasPrePromote !== options.drivers.hasPrePromote()) {
+      await drivers.abort();
       return "adding or removing pre_promote needs a restart";
     }
-    try {
-      await driverHost.start();
-    } catch (error: unknown) {
-      await driverHost.stop();
-      return `cannot start the new drivers: ${reason(error)}`;
-    }
   }
-  let checkHost: CheckHost | null = null;
-  if (options.checks) {
-    checkHost = options.newCheckHost(next);
-    try {
-      await checkHost.start();
-    } catch (error: unknown) {
-      await checkHost.stop();
-      await driverHost?.stop();
-      return `cannot start the new checks: ${reason(error)}`;
+  let checks: CheckUpdate | null = null;
+  if (plan.checks) {
+    const prepared = await options.checks.prepare(next.checks);
+    if (typeof prepared === "string") {
+      await drivers?.abort();
+      return `cannot start the new checks: ${prepared}`;
     }
+    checks = prepared;
   }
-  return { drivers: driverHost, checks: checkHost };
+  return { drivers, checks };
+}
+
+/** `drivers +a ~b -c`: ids added, changed (restarted) and removed. */
+export function describeUpdate(
+  what: "drivers" | "checks",
+  update: { added: readonly string[]; removed: readonly string[] },
+): string {
+  const changed = update.added.filter((id) => update.removed.includes(id));
+  const parts = [
+    ...update.added.filter((id) => !changed.includes(id)).map((id) => `+${id}`),
+    ...changed.map((id) => `~${id}`),
+    ...update.removed.filter((id) => !changed.includes(id)).map((id) =>
+      `-${id}`
+    ),
+  ];
+  return `${what} ${parts.length === 0 ? "reordered" : parts.join(" ")}`;
 }

@@ -62,7 +62,7 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
       id: peer.id,
       url: peer.url,
       role: observedRole(peer.id, peer.role, election),
-      priority: peer.priority,
+      priority: seen?.priority ?? null,
       connected: link?.connected ?? false,
       eligible: seen?.eligible ?? null,
       rtt_ms: link?.rttMs === null || link?.rttMs === undefined

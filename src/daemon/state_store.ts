@@ -5,6 +5,8 @@
  * Must never silently reset: a corrupt or unreadable file is an error.
  */
 
+import { TERM_MAX } from "../election/types.ts";
+
 /** What survives a restart. */
 export interface PersistentState {
   term: number;
@@ -45,6 +47,15 @@ export function parseState(text: string, path: string): PersistentState {
       `State file "${path}": "term" must be a non-negative integer, found ${
         JSON.stringify(term)
       }.`,
+    );
+  }
+  if (term > TERM_MAX) {
+    // Refuse rather than reset: forgetting the vote silently could let this
+    // node vote twice in one term. The operator decides (see README).
+    throw new StateError(
+      `State file "${path}": "term" ${term} is above the ceiling ${TERM_MAX} (2^40), ` +
+        `so no election could follow it; it was written before clustd refused such terms. ` +
+        `Stop clustd, remove the file (this node then learns the term from its peers), and start it again.`,
     );
   }
   if (votedFor !== null && typeof votedFor !== "string") {

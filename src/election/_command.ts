@@ -5,7 +5,7 @@
  */
 
 import { isMaster, startHandover } from "./_leader.ts";
-import { canEverLead, type CoreState, log, peerAlive } from "./_state.ts";
+import { type CoreState, log, peerAlive, peerCanLead } from "./_state.ts";
 import { becomeFollower } from "./_transitions.ts";
 import type { Command } from "./types.ts";
 
@@ -22,10 +22,10 @@ function reply(
 function targetProblem(s: CoreState, to: string): string | null {
   const peer = s.peerById.get(to);
   if (peer === undefined) return `"${to}" is not a peer of this node`;
-  if (!canEverLead(peer.member)) {
+  if (!peerAlive(s, peer)) return `"${to}" is not connected`;
+  if (!peerCanLead(peer)) {
     return `"${to}" can never be master (witness or priority 0)`;
   }
-  if (!peerAlive(s, peer)) return `"${to}" is not connected`;
   if (peer.eligible !== true) {
     return `"${to}" is not eligible (checks or drain)`;
   }
@@ -84,7 +84,11 @@ function switchover(s: CoreState, requestId: string, to: string | null): void {
 }
 
 /** Drain or shutdown: a master hands over; anyone else just stops campaigning. */
-function leave(s: CoreState, requestId: string, reason: string): void {
+function leave(
+  s: CoreState,
+  requestId: string,
+  reason: "drain" | "shutdown",
+): void {
   if (s.handover !== null) {
     return reply(s, requestId, true, `${reason}: handover already in progress`);
   }

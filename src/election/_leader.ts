@@ -7,13 +7,14 @@
 
 import { assert } from "./assert.ts";
 import type { HeartbeatAckMessage } from "./message.ts";
+import type { DemoteReason } from "./types.ts";
 import {
   bestHandoverTarget,
   broadcast,
-  canEverLead,
   type CoreState,
   log,
   peerAlive,
+  peerCanLead,
   selfEligible,
   send,
 } from "./_state.ts";
@@ -22,24 +23,48 @@ import { becomeFollower, demoteIfPromoted } from "./_transitions.ts";
 /** Pre-promote veto keeps this node ineligible for this many election timeouts. */
 export const VETO_COOLDOWN_ELECTION_TIMEOUTS = 4;
 
-/** The one mapping from Raft state to "master": leader, promoted, lease valid. */
-export function isMaster(s: CoreState, nowMs: number): boolean {
-  if (s.state !== "leader" || !s.promoted || s.handover !== null) return false;
-  if (s.opts.mutation === "ignore_lease_expiry") return true;
-  return s.lease !== null && s.lease.validAt(nowMs);
+/**
+ * True while the lease has more than the step-down margin M left: the part
+ * of the lease a leader may act in. The last M is left to its demote drivers.
+ */
+function leaseUsable(s: CoreState, nowMs: number): boolean {
+  const margin = s.marginSuspended ? 0 : s.stepDownMarginMs;
+  return s.lease !== null && s.lease.validAt(nowMs + margin);
 }
 
 /**
- * Check-quorum, run first on every input: a leader whose lease ran out (or
- * that never gathered one within E) steps down without waiting for anyone.
- * This is also what makes a paused master demote on resume before it sends.
+ * The one mapping from Raft state to "master": leader, promoted, lease valid
+ * for more than the step-down margin.
+ */
+export function isMaster(s: CoreState, nowMs: number): boolean {
+  if (s.state !== "leader" || !s.promoted || s.handover !== null) return false;
+  if (s.opts.mutation === "ignore_lease_expiry") return true;
+  return leaseUsable(s, nowMs);
+}
+
+/**
+ * Check-quorum, run first on every input: a leader whose lease is within the
+ * step-down margin of its end (or that never gathered one within E) steps
+ * down without waiting for anyone, leaving its demote drivers the margin plus
+ * E − L before anyone else can promote. A lease found already over (we were
+ * paused, or our loop stalled) is `lease_expired`; this is also what makes a
+ * paused master demote on resume before it sends.
  */
 export function checkLease(s: CoreState): void {
   if (s.state !== "leader" || s.lease === null) return;
   if (s.opts.mutation === "ignore_lease_expiry") return;
   const { lease } = s;
-  if (lease.acquired && !lease.validAt(s.nowMs)) {
-    becomeFollower(s, s.term, null, "lease_expired");
+  if (lease.acquired && !leaseUsable(s, s.nowMs)) {
+    const reason: DemoteReason = lease.validAt(s.nowMs)
+      ? "quorum_lost"
+      : "lease_expired";
+    const leaseRemainingMs = Math.round(lease.untilMs - s.nowMs);
+    becomeFollower(s, s.term, null, reason);
+    log(s, "warn", "step_down", {
+      reason,
+      leaseRemainingMs,
+      marginMs: s.stepDownMarginMs,
+    });
   } else if (
     !lease.acquired && s.nowMs - s.leaderSinceMs >= s.opts.electionTimeoutMs
   ) {
@@ -60,6 +85,7 @@ export function renewIfDue(s: CoreState): void {
     round,
     master: isMaster(s, s.nowMs),
     eligible: selfEligible(s),
+    priority: s.opts.priority,
   });
   afterLeaseChange(s);
 }
@@ -76,6 +102,9 @@ export function onHeartbeatAck(
   }
   if (s.state !== "leader" || message.term !== s.term || !message.ok) return;
   if (s.lease?.ack(message.round, from)) {
+    if (s.lease.validAt(s.nowMs + s.stepDownMarginMs)) {
+      s.marginSuspended = false;
+    }
     log(s, "debug", "lease_extended", {
       round: message.round,
       remainingMs: Math.round(s.lease.untilMs - s.nowMs),
@@ -87,7 +116,7 @@ export function onHeartbeatAck(
 /** Promotes (or asks pre_promote) once the lease is valid. */
 function afterLeaseChange(s: CoreState): void {
   if (s.state !== "leader" || s.lease === null || s.handover !== null) return;
-  if (s.promoted || !s.lease.validAt(s.nowMs)) return;
+  if (s.promoted || !leaseUsable(s, s.nowMs)) return;
   if (!s.prePromoteApproved) {
     if (!s.prePromotePending) {
       s.prePromotePending = true;
@@ -96,11 +125,12 @@ function afterLeaseChange(s: CoreState): void {
     }
     return;
   }
-  assert(s.lease.validAt(s.nowMs), "promote without a valid lease");
+  assert(leaseUsable(s, s.nowMs), "promote without a valid lease");
   s.promoted = true;
   s.masterSinceMs = s.nowMs;
-  s.out.push({ kind: "promote", term: s.term });
+  s.out.push({ kind: "promote", term: s.term, reason: s.promoteReason });
   log(s, "info", "promote", {
+    reason: s.promoteReason,
     leaseRemainingMs: Math.round(s.lease.untilMs - s.nowMs),
   });
 }
@@ -131,9 +161,9 @@ export function onPrePromoteResult(
   }
 }
 
-/** What starts a handover, and who asked. */
+/** What starts a handover, and who asked (a veto comes before any promote). */
 export interface HandoverRequest {
-  reason: string;
+  reason: DemoteReason | "pre_promote_veto";
   to: string | null;
   requestId: string | null;
 }
@@ -158,6 +188,7 @@ export function startHandover(s: CoreState, request: HandoverRequest): boolean {
   };
   log(s, "info", "handover", { reason: request.reason, target });
   if (s.promoted) {
+    assert(request.reason !== "pre_promote_veto", "veto after promotion");
     demoteIfPromoted(s, request.reason, true);
   } else {
     finishHandover(s);
@@ -205,7 +236,8 @@ export function maybeVoluntaryHandover(s: CoreState): void {
   if (!isMaster(s, s.nowMs) || s.masterSinceMs === null) return;
   const held = s.nowMs - s.masterSinceMs >= s.opts.minHoldMs;
   if (s.drained || s.shuttingDown) {
-    startHandover(s, { reason: "drain", to: null, requestId: null });
+    const reason = s.shuttingDown ? "shutdown" : "drain";
+    startHandover(s, { reason, to: null, requestId: null });
     return;
   }
   if (!s.healthy) {
@@ -221,7 +253,7 @@ export function maybeVoluntaryHandover(s: CoreState): void {
   }
   s.preemptSinceMs ??= s.nowMs;
   if (held && s.nowMs - s.preemptSinceMs >= s.opts.preemptDelayMs) {
-    startHandover(s, { reason: "preempt", to: better, requestId: null });
+    startHandover(s, { reason: "preempted", to: better, requestId: null });
   }
 }
 
@@ -229,12 +261,13 @@ export function maybeVoluntaryHandover(s: CoreState): void {
 function preemptCandidate(s: CoreState): string | null {
   if (!s.opts.preempt) return null;
   let best: string | null = null;
-  let bestPriority = s.self.priority;
+  let bestPriority = s.opts.priority;
   for (const peer of s.peers) {
-    if (!canEverLead(peer.member) || peer.eligible !== true) continue;
-    if (!peerAlive(s, peer) || peer.member.priority <= bestPriority) continue;
+    if (!peerCanLead(peer) || peer.eligible !== true) continue;
+    const priority = peer.priority ?? 0;
+    if (!peerAlive(s, peer) || priority <= bestPriority) continue;
     best = peer.member.id;
-    bestPriority = peer.member.priority;
+    bestPriority = priority;
   }
   return best;
 }
@@ -242,8 +275,9 @@ function preemptCandidate(s: CoreState): string | null {
 /** Next time the leader needs a step (renewal, lease end, hold/preempt end). */
 export function leaderWakeMs(s: CoreState): number {
   if (s.state !== "leader" || s.lease === null) return Number.POSITIVE_INFINITY;
+  const margin = s.marginSuspended ? 0 : s.stepDownMarginMs;
   let wake = s.lease.acquired
-    ? s.lease.untilMs
+    ? s.lease.untilMs - margin
     : s.leaderSinceMs + s.opts.electionTimeoutMs;
   if (s.handover === null) wake = Math.min(wake, s.nextRenewMs);
   if (s.masterSinceMs !== null) {

@@ -7,8 +7,8 @@
  */
 
 import { assert } from "./assert.ts";
-import { Lease } from "./lease.ts";
-import type { HandoverClaim, Message } from "./message.ts";
+import { Lease, stepDownMarginMs } from "./lease.ts";
+import { type HandoverClaim, type Message, TERM_MAX } from "./message.ts";
 import { Prng } from "./prng.ts";
 import { quorumSize } from "./quorum.ts";
 import { compareRank, rankOf } from "./rank.ts";
@@ -18,6 +18,7 @@ import type {
   ElectionState,
   LogValue,
   Member,
+  PromoteReason,
 } from "./types.ts";
 
 /** What this node knows about one peer. */
@@ -26,6 +27,12 @@ export interface PeerView {
   connected: boolean;
   lastHeardMs: number | null;
   eligible: boolean | null;
+  /** Highest term (≤ TERM_MAX) this peer has sent as its own. */
+  reportedTerm: number;
+  /** Messages refused for their term (see _term_guard.ts), for bounded logs. */
+  termRefusals: { notWarned: number; loggedMs: number | null };
+  /** As the peer last advertised it; null when not heard yet. */
+  priority: number | null;
 }
 
 /** A planned handover in progress (master stopped renewing). */
@@ -45,6 +52,13 @@ export interface CoreState {
   readonly peers: PeerView[];
   readonly peerById: Map<string, PeerView>;
   readonly quorum: number;
+  /** A leader steps down when its lease has less than this left (lease.ts). */
+  readonly stepDownMarginMs: number;
+  /**
+   * Our own loop stalled while leading: the margin is not applied until a
+   * renewal gives the lease more than the margin again (or it ends).
+   */
+  marginSuspended: boolean;
   readonly prng: Prng;
   out: Effect[];
   /** Term/vote changed this step and not yet handed out as a persist effect. */
@@ -85,6 +99,8 @@ export interface CoreState {
   campaignStartMs: number;
   lastRequestMs: number;
   handoverClaim: HandoverClaim | null;
+  /** Why the current leader term will promote: a TimeoutNow made it `handover`. */
+  promoteReason: PromoteReason;
   // Leader.
   lease: Lease | null;
   leaderSinceMs: number;
@@ -100,6 +116,8 @@ export interface CoreState {
   drained: boolean;
   shuttingDown: boolean;
   vetoUntilMs: number;
+  /** The shell's start demote has not finished yet (startDemote option). */
+  startDemotePending: boolean;
 }
 
 /** Builds the initial state from validated options. */
@@ -114,14 +132,25 @@ export function createState(opts: ElectionOptions): CoreState {
       connected: false,
       lastHeardMs: null,
       eligible: null,
+      reportedTerm: 0,
+      termRefusals: { notWarned: 0, loggedMs: null },
+      priority: null,
     }));
   const prng = new Prng(opts.seed);
+  assert(
+    (opts.persisted?.term ?? 0) <= TERM_MAX,
+    `persisted term ${opts.persisted?.term} is above TERM_MAX`,
+  );
   return {
     opts,
     self,
     peers,
     peerById: new Map(peers.map((peer) => [peer.member.id, peer])),
     quorum: quorumSize(opts.members.length, opts.twoNode),
+    stepDownMarginMs: opts.mutation === "no_step_down_margin"
+      ? 0
+      : stepDownMarginMs(opts.heartbeatMs, opts.leaseMs),
+    marginSuspended: false,
     prng,
     out: [],
     persistPending: false,
@@ -146,6 +175,7 @@ export function createState(opts: ElectionOptions): CoreState {
     campaignStartMs: opts.startMs,
     lastRequestMs: opts.startMs,
     handoverClaim: null,
+    promoteReason: "elected",
     lease: null,
     leaderSinceMs: opts.startMs,
     nextRenewMs: opts.startMs,
@@ -159,6 +189,7 @@ export function createState(opts: ElectionOptions): CoreState {
     drained: false,
     shuttingDown: false,
     vetoUntilMs: Number.NEGATIVE_INFINITY,
+    startDemotePending: opts.startDemote === true,
   };
 }
 
@@ -224,15 +255,27 @@ export function setTermAndVote(
   s.persistPending = true;
 }
 
-/** Voter with priority > 0 (static: witnesses and priority 0 never lead). */
-export function canEverLead(member: Member): boolean {
-  return member.role === "voter" && member.priority > 0;
+/** We are a voter with priority > 0 (from our own config: never changes). */
+export function selfCanLead(s: CoreState): boolean {
+  return s.self.role === "voter" && s.opts.priority > 0;
 }
 
-/** True while this node may become (or stay) master. */
+/**
+ * A peer that is a voter and advertised a priority > 0. A peer not heard yet
+ * is not counted: its priority is its own, unknown until it says so.
+ */
+export function peerCanLead(peer: PeerView): boolean {
+  return peer.member.role === "voter" && peer.priority !== null &&
+    peer.priority > 0;
+}
+
+/**
+ * True while this node may become (or stay) master. At TERM_MAX it may not:
+ * a campaign would need a term above the ceiling.
+ */
 export function selfEligible(s: CoreState): boolean {
-  return canEverLead(s.self) && s.healthy && !s.drained && !s.shuttingDown &&
-    s.nowMs >= s.vetoUntilMs;
+  return selfCanLead(s) && s.healthy && !s.drained && !s.shuttingDown &&
+    !s.startDemotePending && s.nowMs >= s.vetoUntilMs && s.term < TERM_MAX;
 }
 
 /** No vote (our own included) before E has passed since the process started. */
@@ -258,11 +301,12 @@ export function inLease(s: CoreState): boolean {
  * excluded (it is the one presumed failed), by priority desc then id asc.
  */
 export function selfRank(s: CoreState): number {
-  const entries = [{ id: s.self.id, priority: s.self.priority }];
+  const entries = [{ id: s.self.id, priority: s.opts.priority }];
   for (const peer of s.peers) {
-    if (!canEverLead(peer.member) || peer.eligible === false) continue;
+    if (peer.priority === null || !peerCanLead(peer)) continue;
+    if (peer.eligible === false) continue;
     if (peer.member.id === s.leaderHeardId || !peerAlive(s, peer)) continue;
-    entries.push({ id: peer.member.id, priority: peer.member.priority });
+    entries.push({ id: peer.member.id, priority: peer.priority });
   }
   return rankOf(s.self.id, entries);
 }
@@ -286,10 +330,14 @@ export function resetElectionTimer(s: CoreState): void {
   s.holdUsed = false;
 }
 
-/** True when `peerId` ranks above us by the static order (priority desc, id asc). */
+/** True when `peerId` ranks above us by (advertised priority desc, id asc). */
 export function outranks(s: CoreState, peerId: string): boolean {
-  const peer = s.peerById.get(peerId)?.member;
-  return peer !== undefined && compareRank(peer, s.self) < 0;
+  const peer = s.peerById.get(peerId);
+  if (peer === undefined || peer.priority === null) return false;
+  return compareRank(
+    { id: peerId, priority: peer.priority },
+    { id: s.self.id, priority: s.opts.priority },
+  ) < 0;
 }
 
 /** A fresh lease tracker for a new leader term. */
@@ -299,13 +347,13 @@ export function newLease(s: CoreState): Lease {
 
 /** Best eligible live peer for a handover (priority desc, id asc), if any. */
 export function bestHandoverTarget(s: CoreState): string | null {
-  let best: PeerView | null = null;
+  let best: { id: string; priority: number } | null = null;
   for (const peer of s.peers) {
-    if (!canEverLead(peer.member) || peer.eligible !== true) continue;
-    if (!peerAlive(s, peer)) continue;
-    if (best === null || peer.member.priority > best.member.priority) {
-      best = peer;
+    if (!peerCanLead(peer) || peer.eligible !== true) continue;
+    if (!peerAlive(s, peer) || peer.priority === null) continue;
+    if (best === null || peer.priority > best.priority) {
+      best = { id: peer.member.id, priority: peer.priority };
     }
   }
-  return best?.member.id ?? null;
+  return best?.id ?? null;
 }

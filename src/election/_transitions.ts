@@ -7,6 +7,7 @@
 
 import { assert } from "./assert.ts";
 import type { HandoverClaim } from "./message.ts";
+import { type DemoteReason, isDemoteReason } from "./types.ts";
 import {
   broadcast,
   type CoreState,
@@ -26,7 +27,7 @@ import {
  */
 export function demoteIfPromoted(
   s: CoreState,
-  reason: string,
+  reason: DemoteReason,
   handover: boolean,
 ): void {
   if (!s.promoted) return;
@@ -34,6 +35,25 @@ export function demoteIfPromoted(
   s.masterSinceMs = null;
   s.out.push({ kind: "demote", term: s.term, reason, handover });
   log(s, "warn", "demote", { reason, handover });
+}
+
+/** Internal reasons that all mean "a message of a newer term arrived". */
+const NEWER_TERM_REASONS: ReadonlySet<string> = new Set([
+  "heartbeat",
+  "higher_term_ack",
+  "vote_request",
+]);
+
+/**
+ * The public reason for a promoted leader that becomes a follower for the
+ * internal `reason`. A heartbeat, ack or granted vote request of a newer
+ * term all mean a newer term began (the last only in a mutated test core). Any other reason must already be a documented one: a
+ * master stepping down for a reason drivers cannot be told is a bug.
+ */
+function demoteReasonOf(reason: string): DemoteReason {
+  if (NEWER_TERM_REASONS.has(reason)) return "higher_term";
+  assert(isDemoteReason(reason), `demote for undocumented reason "${reason}"`);
+  return reason;
 }
 
 /**
@@ -49,7 +69,7 @@ export function becomeFollower(
   keepTimer = false,
 ): void {
   assert(term >= s.term, `becomeFollower to older term ${term} < ${s.term}`);
-  demoteIfPromoted(s, reason, false);
+  if (s.promoted) demoteIfPromoted(s, demoteReasonOf(reason), false);
   if (s.handover !== null && term > s.handover.term) {
     // A newer term overtook the handover; the old master can no longer hand over.
     if (s.handover.requestId !== null) {
@@ -160,11 +180,13 @@ export function becomeLeader(s: CoreState): void {
   s.leaderSinceMs = s.nowMs;
   s.nextRenewMs = s.nowMs;
   s.lease = newLease(s);
+  s.marginSuspended = false;
   s.promoted = false;
   s.prePromotePending = false;
   s.prePromoteApproved = !s.opts.prePromote;
   s.handover = null;
   s.preemptSinceMs = null;
+  s.promoteReason = s.handoverClaim === null ? "elected" : "handover";
   s.handoverClaim = null;
   s.leaderHeardId = s.self.id;
   s.leaderHeardTerm = s.term;

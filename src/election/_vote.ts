@@ -16,7 +16,6 @@ import type {
 } from "./message.ts";
 import {
   campaignDueMs,
-  canEverLead,
   type CoreState,
   inLease,
   inRestartEmbargo,
@@ -27,6 +26,7 @@ import {
   send,
   setTermAndVote,
 } from "./_state.ts";
+import { compareRank } from "./rank.ts";
 import {
   becomeCandidate,
   becomeFollower,
@@ -43,8 +43,14 @@ function refusalReason(
   from: string,
   claim: VoteRequestMessage["handover"],
 ): string | null {
-  const candidate = s.peerById.get(from)?.member;
-  if (candidate === undefined || !canEverLead(candidate)) {
+  const candidate = s.peerById.get(from);
+  // A witness by the shared member list, or a voter that advertised
+  // priority 0 (a peer not heard yet gets the benefit of the doubt: its
+  // priority is its own to set, and it never campaigns with 0).
+  if (
+    candidate === undefined || candidate.member.role !== "voter" ||
+    candidate.priority === 0
+  ) {
     return "candidate_never_master";
   }
   // Refuse: we may have acked a leader just before we restarted and forgot
@@ -62,6 +68,37 @@ function refusalReason(
   return s.state === "leader" ? "i_am_leader" : "leader_alive";
 }
 
+/**
+ * Refusals that end by themselves: the pre-vote is remembered and granted
+ * the moment the refusal ends (see grantDeferredPreVotes).
+ */
+const DEFERRED_REASONS: ReadonlySet<string> = new Set([
+  "leader_alive",
+  "restart_embargo",
+  "own_campaign_first",
+]);
+
+/**
+ * We rank above `candidate` (by what it advertised), may campaign, and our
+ * own election timer fires within Δ: its pre-vote waits for our campaign,
+ * which makes it step aside. Without this, a candidate whose timer fired a
+ * little early (the dead master's last heartbeat missed it) gathers our
+ * pre-vote the moment our lease refusal ends, just before we campaign.
+ * Timing only: our pre-vote request reaches it either way.
+ */
+function ownCampaignFirst(s: CoreState, candidate: string): boolean {
+  if (s.state !== "follower" || !selfEligible(s) || inRestartEmbargo(s)) {
+    return false;
+  }
+  const peer = s.peerById.get(candidate);
+  if (peer === undefined || peer.priority === null) return false;
+  const self = { id: s.self.id, priority: s.opts.priority };
+  if (compareRank(self, { id: candidate, priority: peer.priority }) >= 0) {
+    return false;
+  }
+  return campaignDueMs(s) - s.nowMs <= s.opts.rankDelayMs;
+}
+
 /** A peer asks whether we would vote for it at proposedTerm (changes nothing). */
 export function onPreVoteRequest(
   s: CoreState,
@@ -70,8 +107,11 @@ export function onPreVoteRequest(
 ): void {
   let reason = refusalReason(s, from, null);
   if (reason === null && message.proposedTerm <= s.term) reason = "stale_term";
+  if (reason === null && ownCampaignFirst(s, from)) {
+    reason = "own_campaign_first";
+  }
   const granted = reason === null;
-  if (reason === "leader_alive" || reason === "restart_embargo") {
+  if (reason !== null && DEFERRED_REASONS.has(reason)) {
     s.deferredPreVotes.set(from, {
       proposedTerm: message.proposedTerm,
       askedMs: s.nowMs,
@@ -208,8 +248,7 @@ export function onVoteResponse(
 
 /** Refusals that re-asking cannot change within this campaign. */
 function isFinalRefusal(reason: string): boolean {
-  return reason !== "leader_alive" && reason !== "restart_embargo" &&
-    reason !== "i_am_leader";
+  return !DEFERRED_REASONS.has(reason) && reason !== "i_am_leader";
 }
 
 /**
@@ -267,6 +306,7 @@ export function grantDeferredPreVotes(s: CoreState): void {
       continue;
     }
     if (refusalReason(s, candidate, null) !== null) continue;
+    if (ownCampaignFirst(s, candidate)) continue;
     s.deferredPreVotes.delete(candidate);
     if (ask.proposedTerm <= s.term) continue;
     log(s, "info", "pre_vote_granted", {

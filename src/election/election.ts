@@ -14,7 +14,12 @@
  */
 
 import { assert } from "./assert.ts";
-import type { HeartbeatMessage, Message, StateMessage } from "./message.ts";
+import {
+  type HeartbeatMessage,
+  type Message,
+  PRIORITY_MAX,
+  type StateMessage,
+} from "./message.ts";
 import {
   checkLease,
   isMaster,
@@ -26,6 +31,7 @@ import {
   renewIfDue,
 } from "./_leader.ts";
 import { onCommand } from "./_command.ts";
+import { admitTerms } from "./_term_guard.ts";
 import {
   broadcast,
   type CoreState,
@@ -74,6 +80,11 @@ export function assertSafeTiming(options: ElectionOptions): void {
   const { heartbeatMs, electionTimeoutMs, leaseMs, rankDelayMs } = options;
   assert(heartbeatMs > 0 && rankDelayMs >= 0, "h > 0 and Δ ≥ 0 required");
   assert(
+    Number.isInteger(options.priority) && options.priority >= 0 &&
+      options.priority <= PRIORITY_MAX,
+    `priority ${options.priority} must be an integer from 0 to ${PRIORITY_MAX}`,
+  );
+  assert(
     leaseMs > 0 &&
       leaseMs < electionTimeoutMs / (1 + CLOCK_DRIFT_RHO) ** 2,
     `lease ${leaseMs} ms must be < E/(1+ρ)² = ${
@@ -109,13 +120,19 @@ export class Election {
     const previousMs = s.lastStepMs;
     s.nowMs = input.nowMs;
     s.lastStepMs = input.nowMs;
+    const stallLimitMs = STALL_HEARTBEATS * s.opts.heartbeatMs;
+    const stalled = previousMs !== null &&
+      input.nowMs - previousMs > stallLimitMs;
+    // Our own loop stalled, so the silence may be ours: a leader renews at
+    // once and steps down only when its lease really ends, not at the
+    // margin (a stalled process's demote is late by the stall anyway).
+    if (stalled && s.state === "leader") s.marginSuspended = true;
     // Lease first: a master resuming from a pause must demote before it
     // sends or does anything else as master.
     checkLease(s);
-    const stallLimitMs = STALL_HEARTBEATS * s.opts.heartbeatMs;
-    if (previousMs !== null && input.nowMs - previousMs > stallLimitMs) {
-      // Our own loop stalled: blame ourselves, not the peers we did not
-      // hear from, and give the leader a fresh E before campaigning.
+    if (stalled && previousMs !== null) {
+      // Blame ourselves, not the peers we did not hear from, and give the
+      // leader a fresh E before campaigning.
       log(s, "warn", "stall", { gapMs: Math.round(input.nowMs - previousMs) });
       if (s.state !== "leader") resetElectionTimer(s);
     }
@@ -152,6 +169,8 @@ export class Election {
         return onCommand(s, input.requestId, input.command);
       case "demote_done":
         return onDemoteDone(s, input.term);
+      case "start_demote_done":
+        return onStartDemoteDone(s);
       case "pre_promote_result":
         return onPrePromoteResult(s, input.term, input.ok);
     }
@@ -170,7 +189,7 @@ export class Election {
       {
         id: s.self.id,
         role: s.self.role,
-        priority: s.self.priority,
+        priority: s.opts.priority,
         alive: true,
         lastHeardMs: nowMs,
         eligible: selfEligible(s),
@@ -178,7 +197,7 @@ export class Election {
       ...s.peers.map((peer) => ({
         id: peer.member.id,
         role: peer.member.role,
-        priority: peer.member.priority,
+        priority: peer.priority,
         alive: aliveAt(peer.lastHeardMs, peer.connected),
         lastHeardMs: peer.lastHeardMs,
         eligible: peer.eligible,
@@ -230,9 +249,12 @@ function onMessage(s: CoreState, from: string, message: Message): void {
     log(s, "warn", "message_from_stranger", { from, type: message.type });
     return;
   }
+  // Refused before it counts as hearing from the peer or touches our term.
+  if (!admitTerms(s, peer, message)) return;
   peer.connected = true;
   peer.lastHeardMs = s.nowMs;
   if ("eligible" in message) peer.eligible = message.eligible;
+  if ("priority" in message) peer.priority = message.priority;
   switch (message.type) {
     case "heartbeat":
       return onHeartbeat(s, from, message);
@@ -266,6 +288,7 @@ function onHeartbeat(
       term: s.term,
       ok: false,
       eligible: selfEligible(s),
+      priority: s.opts.priority,
     });
     return;
   }
@@ -286,7 +309,13 @@ function onHeartbeat(
   s.leaderHeardTerm = message.term;
   s.leaderIsMaster = message.master;
   s.timerStartMs = s.nowMs;
-  send(s, from, { ...ack, term: s.term, ok: true, eligible: selfEligible(s) });
+  send(s, from, {
+    ...ack,
+    term: s.term,
+    ok: true,
+    eligible: selfEligible(s),
+    priority: s.opts.priority,
+  });
 }
 
 /** Gossip: liveness and eligibility only; never changes our term. */
@@ -296,6 +325,18 @@ function onState(s: CoreState, from: string, message: StateMessage): void {
     // handed over), so we stop reporting it as master.
     s.leaderIsMaster = false;
   }
+}
+
+/**
+ * The shell's start demote finished (or timed out): every driver has been
+ * told to let go of what a previous life of this node may have held, so the
+ * node may become eligible now. Gossip at once so peers rank us.
+ */
+function onStartDemoteDone(s: CoreState): void {
+  if (!s.startDemotePending) return;
+  s.startDemotePending = false;
+  s.lastGossipMs = null;
+  log(s, "info", "start_demote_done", { eligible: selfEligible(s) });
 }
 
 function onPeerLink(s: CoreState, peerId: string, up: boolean): void {
@@ -319,6 +360,7 @@ function stateMessage(s: CoreState): StateMessage {
     type: "state",
     term: s.term,
     eligible: selfEligible(s),
+    priority: s.opts.priority,
     leaderId: follows ? s.leaderHeardId : null,
   };
 }

@@ -8,6 +8,32 @@
 
 import { assert } from "./assert.ts";
 
+/** Largest step-down margin, in heartbeats (see stepDownMarginMs). */
+export const STEP_DOWN_MARGIN_HEARTBEATS = 0.5;
+
+/**
+ * Silence a master must survive without stepping down, beyond the lost round
+ * itself, in heartbeats (acks in flight, a late tick).
+ */
+const RENEWAL_SLACK_HEARTBEATS = 0.25;
+
+/**
+ * M: a leader steps down (and demotes) once its lease has less than M left
+ * without a renewal, instead of at its very end. A demote driver then has
+ * E − L + M (less drift) to finish before any other node can promote: a new
+ * master needs a voter whose refusal window E ran out, and that window
+ * started no earlier than the last round that extended the lease. M is h/2,
+ * but never so large that a master would step down while one lost round is
+ * made good by the next one: L − h − M stays at least h/4, else M shrinks
+ * (to 0 when L ≤ 1.25·h).
+ */
+export function stepDownMarginMs(heartbeatMs: number, leaseMs: number): number {
+  const most = STEP_DOWN_MARGIN_HEARTBEATS * heartbeatMs;
+  const keepsOneLostRound = leaseMs -
+    (1 + RENEWAL_SLACK_HEARTBEATS) * heartbeatMs;
+  return Math.max(0, Math.min(most, keepsOneLostRound));
+}
+
 /** Rounds kept awaiting acks; older rounds cannot extend a lease anyway. */
 export const LEASE_ROUNDS_MAX = 16;
 

@@ -5,13 +5,18 @@
  * names what is wrong. Never decides anything about an election.
  */
 
-/** Leader → all: lease round `round`; `master` says it has promoted. */
+/**
+ * Leader → all: lease round `round`; `master` says it has promoted. Like the
+ * ack and the gossip it advertises the sender's own `eligible` and
+ * `priority`: ranking uses only what each node says about itself.
+ */
 export interface HeartbeatMessage {
   type: "heartbeat";
   term: number;
   round: number;
   master: boolean;
   eligible: boolean;
+  priority: number;
 }
 
 /** Reply to a heartbeat; `ok: false` means the sender is at a higher term. */
@@ -21,13 +26,15 @@ export interface HeartbeatAckMessage {
   round: number;
   ok: boolean;
   eligible: boolean;
+  priority: number;
 }
 
-/** Gossip every h: liveness, term and eligibility for ranking. */
+/** Gossip every h: liveness, term, eligibility and priority for ranking. */
 export interface StateMessage {
   type: "state";
   term: number;
   eligible: boolean;
+  priority: number;
   leaderId: string | null;
 }
 
@@ -92,6 +99,39 @@ export type Message =
 /** Longest member id or reason accepted from the wire. */
 export const MESSAGE_STRING_MAX = 200;
 
+/**
+ * Highest term a node adopts, persists or campaigns for: 2^40, far below
+ * 2^53 so `term + 1` is always exact, and out of reach of real use (one
+ * election a second for 34,000 years). A node at this term stops campaigning.
+ */
+export const TERM_MAX = 2 ** 40;
+
+/**
+ * Largest step a message's term may take above the higher of our own term
+ * and the term two peers vouch for. Real terms move one per election (pre-
+ * vote keeps a partitioned node from inflating its own), so a node catching
+ * up after a long partition is a few terms behind, never a million.
+ */
+export const TERM_JUMP_MAX = 2 ** 20;
+
+/** Every term a message names (its own, a proposed one, a handover claim's). */
+export function messageTerms(message: Message): number[] {
+  switch (message.type) {
+    case "pre_vote_request":
+    case "pre_vote_response":
+      return [message.term, message.proposedTerm];
+    case "vote_request":
+      return message.handover === null
+        ? [message.term]
+        : [message.term, message.handover.term];
+    default:
+      return [message.term];
+  }
+}
+
+/** Highest priority a node may advertise (as in the config). */
+export const PRIORITY_MAX = 255;
+
 type Fields = Record<string, unknown>;
 type Check = (fields: Fields) => string | null;
 
@@ -103,6 +143,14 @@ function integer(name: string): Check {
       ? null
       : `field "${name}" must be a non-negative integer`;
   };
+}
+
+function priority(fields: Fields): string | null {
+  const value = fields.priority;
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 &&
+      value <= PRIORITY_MAX
+    ? null
+    : `field "priority" must be an integer from 0 to ${PRIORITY_MAX}`;
 }
 
 function boolean(name: string): Check {
@@ -141,14 +189,21 @@ const SCHEMAS: Record<Message["type"], Check[]> = {
     integer("round"),
     boolean("master"),
     boolean("eligible"),
+    priority,
   ],
   heartbeat_ack: [
     integer("term"),
     integer("round"),
     boolean("ok"),
     boolean("eligible"),
+    priority,
   ],
-  state: [integer("term"), boolean("eligible"), text("leaderId", true)],
+  state: [
+    integer("term"),
+    boolean("eligible"),
+    priority,
+    text("leaderId", true),
+  ],
   pre_vote_request: [integer("term"), integer("proposedTerm")],
   pre_vote_response: [
     integer("term"),

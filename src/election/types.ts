@@ -8,15 +8,54 @@
 import type { Message } from "./message.ts";
 
 export type { HandoverClaim, Message } from "./message.ts";
-export { parseMessage } from "./message.ts";
+export { parseMessage, TERM_JUMP_MAX, TERM_MAX } from "./message.ts";
 
-/** A cluster member; the list is identical on every node. */
+/**
+ * A cluster member; the list is identical on every node. A member's priority
+ * is not part of it: each node sets only its own (`ElectionOptions.priority`)
+ * and advertises it in its messages.
+ */
 export interface Member {
   id: string;
   /** `witness` votes but never campaigns. */
   role: "voter" | "witness";
-  /** 0..255, higher preferred; 0 = never master. */
-  priority: number;
+}
+
+/** Why a node promotes: won an election, or a master handed over to it. */
+export const PROMOTE_REASONS = ["elected", "handover"] as const;
+
+/**
+ * Why a node demotes. `start` comes from the shell (every driver is told
+ * `demote` when the daemon starts); the rest from the core: `quorum_lost`
+ * (the lease came within the step-down margin of its end without a renewal),
+ * `lease_expired` (found expired, e.g. after a pause), `higher_term` (a newer
+ * master's message), `leader_conflict` (two masters in one term: two_node
+ * only), and the handovers `switchover`, `drain`, `check_failed`,
+ * `preempted`, `shutdown`.
+ */
+export const DEMOTE_REASONS = [
+  "start",
+  "quorum_lost",
+  "lease_expired",
+  "higher_term",
+  "leader_conflict",
+  "switchover",
+  "drain",
+  "check_failed",
+  "preempted",
+  "shutdown",
+] as const;
+
+/** Why a node promoted. */
+export type PromoteReason = typeof PROMOTE_REASONS[number];
+/** Why a node demoted. */
+export type DemoteReason = typeof DEMOTE_REASONS[number];
+/** The `reason` of every role event drivers receive. */
+export type RoleReason = PromoteReason | DemoteReason;
+
+/** True when `reason` is a documented demote reason. */
+export function isDemoteReason(reason: string): reason is DemoteReason {
+  return (DEMOTE_REASONS as readonly string[]).includes(reason);
 }
 
 /**
@@ -24,14 +63,20 @@ export interface Member {
  * simulator can prove its checkers find a split brain. The daemon never sets
  * one. `skip_lease_refusal`: voters grant votes within E of hearing a leader.
  * `ignore_lease_expiry`: a leader keeps acting as master without a lease.
+ * `no_step_down_margin`: a leader acts until its lease's very end (M = 0).
  */
-export type ElectionMutation = "skip_lease_refusal" | "ignore_lease_expiry";
+export type ElectionMutation =
+  | "skip_lease_refusal"
+  | "ignore_lease_expiry"
+  | "no_step_down_margin";
 
 /** Construction parameters; all durations are monotonic milliseconds. */
 export interface ElectionOptions {
   selfId: string;
   /** ALL members including self, identical on every node. */
   members: Member[];
+  /** This node's own priority, 0..255 (0 = never master); advertised to peers. */
+  priority: number;
   /** h: ping/gossip period; the leader renews every h/2. */
   heartbeatMs: number;
   /** E: refusal window after hearing a leader, and base campaign delay. */
@@ -55,6 +100,11 @@ export interface ElectionOptions {
   persisted: { term: number; votedFor: string | null } | null;
   /** Monotonic time at process start; no vote is granted before startMs + E. */
   startMs: number;
+  /**
+   * The shell tells every driver `demote` (reason `start`) at start: the node
+   * stays ineligible until the `start_demote_done` input says it finished.
+   */
+  startDemote?: boolean;
   /** Tests only: see ElectionMutation. */
   mutation?: ElectionMutation;
 }
@@ -75,6 +125,7 @@ export type Input =
   | { kind: "check"; nowMs: number; healthy: boolean }
   | { kind: "command"; nowMs: number; requestId: string; command: Command }
   | { kind: "demote_done"; nowMs: number; term: number }
+  | { kind: "start_demote_done"; nowMs: number }
   | { kind: "pre_promote_result"; nowMs: number; term: number; ok: boolean };
 
 /** Scalar values a log line may carry. */
@@ -84,8 +135,8 @@ export type LogValue = string | number | boolean | null;
 export type Effect =
   | { kind: "persist"; term: number; votedFor: string | null }
   | { kind: "send"; to: string; message: Message }
-  | { kind: "promote"; term: number }
-  | { kind: "demote"; term: number; reason: string; handover: boolean }
+  | { kind: "promote"; term: number; reason: PromoteReason }
+  | { kind: "demote"; term: number; reason: DemoteReason; handover: boolean }
   | { kind: "pre_promote"; term: number }
   | { kind: "reply"; requestId: string; ok: boolean; message: string }
   | {
@@ -109,7 +160,8 @@ export type PublicRole = "master" | "backup" | "witness" | "candidate";
 export interface MemberStatus {
   id: string;
   role: "voter" | "witness";
-  priority: number;
+  /** As the member advertises it (own config for self); null when not heard yet. */
+  priority: number | null;
   /** Connected and heard within E (always true for self). */
   alive: boolean;
   lastHeardMs: number | null;

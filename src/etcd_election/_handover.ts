@@ -18,6 +18,7 @@ import {
   request,
   VETO_COOLDOWN_TTLS,
 } from "./_state.ts";
+import type { DemoteReason } from "../election/types.ts";
 import type { EtcdCommand } from "./types.ts";
 
 /** Handles one command; replies now or when its handover completes. */
@@ -133,7 +134,7 @@ export function onPrePromoteResult(
 
 function startLeave(
   s: EtcdState,
-  reason: string,
+  reason: DemoteReason,
   to: string | null,
   requestId: string | null,
 ): void {
@@ -166,6 +167,9 @@ export function onResigned(
   if (leaving === null) return;
   s.leaving = null;
   s.state = "follower";
+  // The resign deleted the key; the watch may not have said so yet, and
+  // must not make us think we still hold it.
+  if (ok && s.view.master?.holder === s.o.selfId) s.view.master = null;
   // Give the target one TTL to take the key before we would campaign.
   s.holdUntilMs = s.nowMs + s.o.ttlMs;
   // Without the resign, the key goes with our lease.
@@ -205,7 +209,11 @@ function switchover(s: EtcdState, requestId: string, to: string | null): void {
 }
 
 /** Drain or shutdown: a master hands over; anyone else stops campaigning. */
-function leave(s: EtcdState, requestId: string, reason: string): void {
+function leave(
+  s: EtcdState,
+  requestId: string,
+  reason: "drain" | "shutdown",
+): void {
   if (s.leaving !== null) {
     return reply(s, requestId, true, `${reason}: handover already in progress`);
   }

@@ -6,6 +6,7 @@
  */
 
 import { compareRank } from "../election/rank.ts";
+import type { DemoteReason, PromoteReason } from "../election/types.ts";
 import { LeaseKeeper } from "./_lease.ts";
 import { emptyView, type View } from "./_view.ts";
 import type { EtcdEffect, EtcdElectionOptions, EtcdRequest } from "./types.ts";
@@ -52,13 +53,15 @@ export interface EtcdState {
   /** Won the key, waiting for the pre_promote hook's verdict. */
   prePromotePending: boolean;
   /** Why the current leadership began: a plain win or a handover to us. */
-  promoteReason: "elected" | "handover";
+  promoteReason: PromoteReason;
   /** Ineligible until here after a pre_promote veto. */
   vetoUntilMs: number;
   /** Since when a better node is eligible (preempt), or null. */
   preemptSinceMs: number | null;
   /** The drivers finished the start demote: campaigning is allowed. */
   startDemoted: boolean;
+  /** A campaign's answer was lost: it may have won (the watch will tell). */
+  campaignUnknown: boolean;
 }
 
 /** A fresh follower without a lease. */
@@ -90,6 +93,7 @@ export function createState(o: EtcdElectionOptions): EtcdState {
     vetoUntilMs: 0,
     preemptSinceMs: null,
     startDemoted: o.startDemote !== true,
+    campaignUnknown: false,
   };
 }
 
@@ -142,7 +146,7 @@ export function dropLease(s: EtcdState): void {
 }
 
 /** Steps down; a promoted node demotes with `reason`. */
-export function becomeFollower(s: EtcdState, reason: string): void {
+export function becomeFollower(s: EtcdState, reason: DemoteReason): void {
   const wasMaster = s.promoted;
   s.state = "follower";
   s.promoted = false;
@@ -173,5 +177,5 @@ export function promote(s: EtcdState): void {
   s.promoted = true;
   s.masterSinceMs = s.nowMs;
   log(s, "info", "promote", { term: s.term, reason: s.promoteReason });
-  s.out.push({ kind: "promote", term: s.term });
+  s.out.push({ kind: "promote", term: s.term, reason: s.promoteReason });
 }

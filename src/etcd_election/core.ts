@@ -182,6 +182,7 @@ function dispatch(s: EtcdState, input: EtcdInput): void {
       if (s.state === "candidate") s.state = "follower";
       s.holdUntilMs = s.nowMs + s.lease.renewEveryMs;
       log(s, "warn", "campaign_failed", { error: input.error });
+      s.campaignUnknown = true;
       // The watch may already show that the transaction went through.
       return afterView(s);
     case "resigned":
@@ -204,6 +205,7 @@ function afterView(s: EtcdState): void {
   s.masterGoneMs = null;
   s.term = Math.max(s.term, master.createRevision);
   const self = master.holder === s.o.selfId;
+  if (!self) s.campaignUnknown = false;
   const ours = master.lease === s.lease.id;
   if (self && !ours && s.state !== "leader") {
     // A previous run of this node held it. That run is over (we demoted at
@@ -212,9 +214,10 @@ function afterView(s: EtcdState): void {
     request(s, { kind: "revoke", leaseId: master.lease });
   } else if (s.state === "leader" && (!self || !ours)) {
     becomeFollower(s, "higher_term");
-  } else if (self && ours && s.state === "follower") {
+  } else if (self && ours && s.state === "follower" && s.campaignUnknown) {
     // Our campaign won but its answer was lost (a timeout): the key under
     // our lease says so, and nobody else can hold it while it exists.
+    s.campaignUnknown = false;
     log(s, "info", "campaign_won_late", { term: master.createRevision });
     becomeLeader(s, master);
   }

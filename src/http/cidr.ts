@@ -1,7 +1,17 @@
 /**
  * CIDR matching for `cluster.status_allow` (IPv4 and IPv6). Pure; an
  * unparsable address or network never matches.
+ *
+ * IPv4-mapped IPv6 (`::ffff:10.0.0.1`, what a dual-stack listener reports
+ * for an IPv4 client) is IPv4: such addresses and networks (prefix ≥ 96)
+ * are compared as IPv4, so `::ffff:10.0.0.0/104` and `10.0.0.0/8` admit the
+ * same clients whichever way they connect. Other IPv6 networks (even
+ * `::/0`) match only IPv6 sources.
  */
+
+/** `::ffff:0:0/96`: the IPv4-mapped block, as the top 96 bits. */
+const IPV4_MAPPED_PREFIX = 0xffffn;
+const IPV4_MAPPED_BITS = 96;
 
 function parseIpv4(address: string): bigint | null {
   const parts = address.split(".");
@@ -16,7 +26,17 @@ function parseIpv4(address: string): bigint | null {
   return value;
 }
 
-function parseIpv6(address: string): bigint | null {
+function parseIpv6(text: string): bigint | null {
+  // A dotted-quad tail (`::ffff:10.0.0.1`) stands for the last two groups.
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  let address = text;
+  if (dotted !== null) {
+    const v4 = parseIpv4(dotted[2] ?? "");
+    if (v4 === null) return null;
+    address = `${dotted[1]}${(v4 >> 16n).toString(16)}:${
+      (v4 & 0xffffn).toString(16)
+    }`;
+  }
   const halves = address.split("::");
   if (halves.length > 2) return null;
   const head = halves[0] === "" ? [] : (halves[0] ?? "").split(":");
@@ -56,18 +76,26 @@ export function isValidCidr(cidr: string): boolean {
   return Number(bitsText) <= parsed[1];
 }
 
+/** True for an IPv6 value inside `::ffff:0:0/96`. */
+function isIpv4Mapped([value, width]: [bigint, number]): boolean {
+  return width === 128 && value >> 32n === IPV4_MAPPED_PREFIX;
+}
+
 /** True when `address` lies in `cidr`. */
 export function inCidr(address: string, cidr: string): boolean {
-  const target = parseAddress(address);
+  let target = parseAddress(address);
   const [net, bitsText] = cidr.split("/");
-  const network = parseAddress(net ?? "");
-  if (target === null || network === null || target[1] !== network[1]) {
-    return false;
+  let network = parseAddress(net ?? "");
+  if (target === null || network === null) return false;
+  let bits = bitsText === undefined ? network[1] : Number(bitsText);
+  if (!Number.isInteger(bits) || bits < 0 || bits > network[1]) return false;
+  if (isIpv4Mapped(target)) target = [target[0] & 0xffffffffn, 32];
+  if (isIpv4Mapped(network) && bits >= IPV4_MAPPED_BITS) {
+    network = [network[0] & 0xffffffffn, 32];
+    bits -= IPV4_MAPPED_BITS;
   }
-  const width = network[1];
-  const bits = bitsText === undefined ? width : Number(bitsText);
-  if (!Number.isInteger(bits) || bits < 0 || bits > width) return false;
-  const shift = BigInt(width - bits);
+  if (target[1] !== network[1]) return false;
+  const shift = BigInt(network[1] - bits);
   return (target[0] >> shift) === (network[0] >> shift);
 }
 

@@ -12,7 +12,8 @@ export interface MemberSnapshot {
   url: string;
   /** Observed role: master, backup, witness (or candidate). */
   role: string;
-  priority: number;
+  /** As the member advertises it (self: own config); null until heard. */
+  priority: number | null;
   connected: boolean;
   eligible: boolean | null;
   rtt_ms: number | null;

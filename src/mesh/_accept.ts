@@ -5,13 +5,21 @@
  */
 
 import { type ChannelKind, ServerHandshake } from "./handshake.ts";
+import { randomBytes } from "./_crypto.ts";
+
+/**
+ * The PSK tried for a driver id that is not configured: random, so the
+ * handshake fails as a wrong key would and reveals no configured ids.
+ */
+const UNKNOWN_DRIVER_KEY = randomBytes(32);
 
 /** What the policy needs to know about this node. */
 export interface AcceptPolicy {
   selfId: string;
   description: unknown;
   secret: Uint8Array;
-  driverToken: Uint8Array | undefined;
+  /** Key of each configured external driver id; undefined: none served. */
+  driverKey: ((id: string) => Uint8Array | undefined) | undefined;
   /** Ids allowed to open peer channels. */
   peerIds: { has(id: string): boolean };
 }
@@ -25,15 +33,16 @@ export function serverHandshake(
     pathKind,
     selfId: policy.selfId,
     description: policy.description,
-    // The PSK is chosen by the kind the path names, so a driver token can
+    // The PSK is chosen by the kind the path names, so a driver key can
     // never open a peer or control channel: the kind is in the transcript,
     // and a hello naming another kind than its path gets no key at all.
-    pskFor: (kind) =>
-      kind !== pathKind
-        ? undefined
-        : kind === "driver"
-        ? policy.driverToken
-        : policy.secret,
+    // Each external driver has its own key, bound to its id.
+    pskFor: (kind, id) => {
+      if (kind !== pathKind) return undefined;
+      if (kind !== "driver") return policy.secret;
+      if (policy.driverKey === undefined) return undefined;
+      return policy.driverKey(id) ?? UNKNOWN_DRIVER_KEY;
+    },
     checkClient: (kind, id) => {
       if (kind !== "peer") return undefined;
       if (id === policy.selfId) {

@@ -4,6 +4,10 @@
  * state and never logs; callers decide what a failure means.
  */
 
+import { joinBytes } from "../websocket/codec.ts";
+
+export { joinBytes } from "../websocket/codec.ts";
+
 const encoder = new TextEncoder();
 
 /** Bytes of an X25519 public key, a fresh random, a digest and a key. */
@@ -19,40 +23,30 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return joinBytes(parts);
 }
 
-/** The bytes of `parts`, in order, in one new array (no argument spreading). */
-export function joinBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /** Fresh cryptographically random bytes. */
 export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(length));
 }
 
-/** Standard base64 of bytes. */
+/** Standard base64 of bytes (the built-in `Uint8Array.prototype.toBase64`). */
 export function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
+  return bytes.toBase64();
 }
 
-/** Decodes standard base64; undefined when the text is not base64. */
+/**
+ * Decodes strict standard base64 (padded, no whitespace, which the built-in
+ * would skip); undefined when the text is not base64.
+ */
 export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
     return undefined;
   }
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
+  try {
+    return Uint8Array.fromBase64(text, { lastChunkHandling: "strict" });
+  } catch (_error: unknown) {
+    // Non-zero padding bits: not the canonical encoding of any bytes.
+    return undefined;
+  }
 }
 
 /** Compares two byte arrays in time that depends only on their lengths. */

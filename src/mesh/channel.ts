@@ -7,6 +7,8 @@
  */
 
 import type { Logger } from "../log.ts";
+import type { ThrottledLog } from "../log_throttle.ts";
+import type { WsSocket } from "../websocket/socket.ts";
 import {
   FRAME_BYTES_MAX,
   type FrameError,
@@ -21,7 +23,6 @@ import {
   type ServerHandshake,
 } from "./handshake.ts";
 import type { MeshCounters } from "./metrics.ts";
-import type { WsClient } from "./_ws_client.ts";
 
 /** Default time a handshake may take before the connection is closed. */
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5000;
@@ -55,8 +56,8 @@ export interface SecureChannel {
 
 /** Construction options of one connection. */
 export interface ConnectionOptions {
-  /** Deno's WebSocket (accepted side) or the mesh's own client (dialing). */
-  socket: WebSocket | WsClient;
+  /** The project's own WebSocket, either end (`src/websocket/`). */
+  socket: WsSocket;
   handshake: ClientHandshake | ServerHandshake;
   direction: "outbound" | "inbound";
   kind: ChannelKind;
@@ -66,8 +67,14 @@ export interface ConnectionOptions {
   counters: MeshCounters;
   log: Logger;
   ratchetIntervalFrames?: number;
-  /** Called once when the handshake ends, either way (admission release). */
-  onSettled?: () => void;
+  /** Source key (or URL) of the remote end, for aggregated logs. */
+  source?: string;
+  /**
+   * Where handshake failures go, aggregated per source and rate-limited,
+   * since whoever is on the other end has not authenticated; absent: one
+   * line each (the CLI and the SDK, which give up or back off anyway).
+   */
+  failures?: ThrottledLog;
 }
 
 type State = "handshaking" | "open" | "closed";
@@ -128,7 +135,22 @@ export class Connection implements SecureChannel {
     socket.onmessage = (event: MessageEvent) => this.#receive(event.data);
     socket.onclose = (event: CloseEvent) => {
       const why = event.reason === "" ? `code ${event.code}` : event.reason;
-      this.#enqueueClose(`connection closed by peer (${why})`);
+      // Our WebSocket closes with 1009 (too big, too many fragments) or
+      // 1002/1007 (protocol) itself, before anything was buffered; such a
+      // close is never clean, unlike a close frame the other end sent.
+      const failure = event.wasClean
+        ? undefined
+        : event.code === 1009
+        ? "too_large"
+        : event.code === 1002 || event.code === 1007
+        ? "malformed"
+        : undefined;
+      this.#enqueueClose(
+        failure === undefined
+          ? `connection closed by peer (${why})`
+          : `WebSocket refused: ${why}`,
+        failure,
+      );
     };
     // An error event is always followed by a close event, which carries
     // the better reason; the handshake timer and the peer timeout cover a
@@ -217,8 +239,15 @@ export class Connection implements SecureChannel {
     });
   }
 
-  #enqueueClose(reason: string): void {
+  #enqueueClose(reason: string, failure?: "too_large" | "malformed"): void {
     if (this.#state === "closed") return;
+    if (failure !== undefined) {
+      // Not queued behind pending work: the socket is already gone.
+      if (this.#state === "handshaking") {
+        this.#failHandshake(failure, reason);
+      } else this.#failFrame(failure, reason);
+      return;
+    }
     this.#chain(() => this.#process({ closeReason: reason }));
   }
 
@@ -376,7 +405,6 @@ export class Connection implements SecureChannel {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#o.counters.handshakesPending -= 1;
-    this.#o.onSettled?.();
   }
 
   #failHandshake(
@@ -387,14 +415,22 @@ export class Connection implements SecureChannel {
   ): void {
     if (this.#state !== "handshaking") return;
     this.#o.counters.handshakeFailed(failure);
-    this.#o.log.warn("handshake failed", {
+    const fields = {
       kind: this.kind,
       peer: this.peerId === "" ? undefined : this.peerId,
       remote: this.remote,
       direction: this.direction,
       reason: failure,
       detail: message,
-    });
+    };
+    if (this.#o.failures !== undefined) {
+      this.#o.failures.report(
+        this.#o.source ?? this.remote,
+        failure,
+        "handshake failed",
+        fields,
+      );
+    } else this.#o.log.warn("handshake failed", fields);
     if (send !== undefined && this.#o.socket.readyState === WebSocket.OPEN) {
       this.#o.socket.send(JSON.stringify(send));
     }
@@ -426,13 +462,9 @@ export class Connection implements SecureChannel {
     try {
       if (socket.readyState === WebSocket.OPEN) {
         socket.close(code, truncateReason(reason));
-      } else if (
-        socket.readyState === WebSocket.CONNECTING &&
-        this.direction === "outbound"
-      ) {
+      } else if (socket.readyState === WebSocket.CONNECTING) {
         socket.close();
       }
-      // An inbound socket still CONNECTING is closed by `onopen` above.
     } catch (error: unknown) {
       this.#o.log.debug("socket close failed", { remote: this.remote, error });
     }

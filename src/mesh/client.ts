@@ -6,6 +6,7 @@
  */
 
 import { logger } from "../log.ts";
+import type { ThrottledLog } from "../log_throttle.ts";
 import {
   Connection,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
@@ -13,7 +14,8 @@ import {
 } from "./channel.ts";
 import { type ChannelKind, ClientHandshake } from "./handshake.ts";
 import { MeshCounters } from "./metrics.ts";
-import { WsClient } from "./_ws_client.ts";
+import { WsClient } from "../websocket/client.ts";
+import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
 
 export type { SecureChannel } from "./channel.ts";
 
@@ -33,6 +35,8 @@ export interface ConnectChannelOptions {
   counters?: MeshCounters;
   /** Protocol version override, for tests of version refusal. */
   version?: number;
+  /** Aggregates handshake-failure lines per URL (the mesh's redials). */
+  failures?: ThrottledLog;
 }
 
 /** Path of each channel kind on a node's port. */
@@ -61,7 +65,9 @@ export function openConnection(
   }
   return new Connection({
     // Our own client, not Deno's WebSocket: it sets TCP_NODELAY (see there).
-    socket: new WsClient(target.href),
+    socket: new WsClient(target.href, {
+      messageBytesMax: WS_MESSAGE_BYTES_MAX,
+    }),
     handshake,
     direction: "outbound",
     kind: options.kind,
@@ -73,6 +79,9 @@ export function openConnection(
     ...(options.ratchetIntervalFrames === undefined
       ? {}
       : { ratchetIntervalFrames: options.ratchetIntervalFrames }),
+    ...(options.failures === undefined
+      ? {}
+      : { failures: options.failures, source: target.href }),
   });
 }
 

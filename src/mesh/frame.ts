@@ -11,6 +11,7 @@
  * opens) of one direction concurrently.
  */
 
+import { FRAME_HEADER_BYTES_MAX } from "../websocket/codec.ts";
 import { hkdf } from "./_crypto.ts";
 
 /** Largest frame on the wire, sealed; larger ones are refused both ways. */
@@ -23,6 +24,12 @@ export const FRAME_TAG_BYTES = 16;
 export const FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + FRAME_TAG_BYTES;
 /** Largest plaintext (UTF-8 JSON) one frame carries. */
 export const PLAINTEXT_BYTES_MAX = FRAME_BYTES_MAX - FRAME_OVERHEAD_BYTES;
+
+/**
+ * The WebSocket message limit that carries every frame up to
+ * `FRAME_BYTES_MAX` (with its longest WebSocket header) and nothing larger.
+ */
+export const WS_MESSAGE_BYTES_MAX = FRAME_BYTES_MAX + FRAME_HEADER_BYTES_MAX;
 /** Default frames per key before the ratchet; far below GCM's limits. */
 export const RATCHET_INTERVAL_FRAMES_DEFAULT = 1 << 20;
 /** The counter never goes past this (a JS-safe integer); the channel closes. */

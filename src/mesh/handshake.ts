@@ -222,9 +222,12 @@ export class ClientHandshake {
 export interface ServerHandshakeOptions {
   selfId: string;
   description: unknown;
-  /** The PSK for a channel kind, or undefined when that kind is not served. */
-  pskFor: (kind: ChannelKind) => Uint8Array | undefined;
-  /** Returns a refusal message when `id` may not open a `kind` channel. */
+  /** The PSK for a channel kind and client id, or undefined when that kind is not served. */
+  pskFor: (kind: ChannelKind, clientId: string) => Uint8Array | undefined;
+  /**
+   * Returns a refusal message when `id` may not open a `kind` channel;
+   * asked only after the client proved the key.
+   */
   checkClient: (kind: ChannelKind, id: string) => string | undefined;
   /** The kind whose path this connection arrived on, for refusal messages. */
   pathKind?: ChannelKind;
@@ -238,6 +241,7 @@ export class ServerHandshake {
   #state: "new" | "await_finish" | "done" = "new";
   #schedule: Schedule | undefined;
   #clientId = "";
+  #kind: ChannelKind = "peer";
   #fingerprintMatches = false;
 
   constructor(options: ServerHandshakeOptions) {
@@ -292,7 +296,7 @@ export class ServerHandshake {
       const text = "malformed hello message";
       return fail("malformed", text, refusal("malformed", text));
     }
-    const psk = this.#options.pskFor(kind);
+    const psk = this.#options.pskFor(kind, clientId);
     if (psk === undefined) {
       const path = this.#options.pathKind;
       const text = path !== undefined && path !== kind
@@ -301,10 +305,8 @@ export class ServerHandshake {
           (kind === "driver" ? " (no driver token is configured)" : "");
       return fail("kind", text, refusal("kind", text));
     }
-    const refused = this.#options.checkClient(kind, clientId);
-    if (refused !== undefined) {
-      return fail("identity", refused, refusal("identity", refused));
-    }
+    // Which ids may connect is checked only in `#finish`, once the client
+    // proved the key: an answer here would tell anyone which ids exist.
     const own = await generateEphemeral();
     const shared = await x25519(own.privateKey, ephemeral);
     if (shared === undefined) {
@@ -326,6 +328,7 @@ export class ServerHandshake {
       digestServer: ownDigest,
     });
     this.#clientId = clientId;
+    this.#kind = kind;
     this.#fingerprintMatches = kind !== "peer" ||
       timingSafeEqual(digest, ownDigest);
     this.#state = "await_finish";
@@ -372,6 +375,10 @@ export class ServerHandshake {
           description: this.#options.description,
         }),
       );
+    }
+    const refused = this.#options.checkClient(this.#kind, this.#clientId);
+    if (refused !== undefined) {
+      return fail("identity", refused, refusal("identity", refused));
     }
     return {
       result: {

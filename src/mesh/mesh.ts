@@ -8,19 +8,23 @@
  */
 
 import { logger } from "../log.ts";
-import { Admission } from "./_admission.ts";
+import { ThrottledLog } from "../log_throttle.ts";
+import { WsServerSocket } from "../websocket/server.ts";
+import { Gate, type RemoteClient } from "./_gate.ts";
 import {
   Connection,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   type SecureChannel,
 } from "./channel.ts";
-import { channelPath, openConnection } from "./client.ts";
-import { CHANNEL_KINDS } from "./handshake.ts";
+import { openConnection } from "./client.ts";
+import type { ChannelKind } from "./handshake.ts";
+import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
 import { serverHandshake } from "./_accept.ts";
 import { MeshCounters, type MeshMetrics } from "./metrics.ts";
 import { PeerLink, type PeerStatus, preferFresh } from "./_peer.ts";
 
 export type { PeerStatus } from "./_peer.ts";
+export type { RemoteClient } from "./_gate.ts";
 export type { MeshMetrics } from "./metrics.ts";
 export type { SecureChannel } from "./channel.ts";
 export { connectChannel } from "./client.ts";
@@ -33,8 +37,11 @@ export const RECONNECT_MAX_MS_DEFAULT = 2000;
 export const RECONNECT_BASE_MS = 50;
 /** Authenticated control + driver channels open at once. */
 export const SERVICE_CHANNELS_MAX = 64;
-/** At most one admission-refusal log line per this interval. */
-const ADMISSION_LOG_INTERVAL_MS = 1000;
+
+/** An accepted upgrade: the mesh takes over the raw connection. */
+export interface MeshUpgrade {
+  upgrade(conn: Deno.TcpConn, buffered: Uint8Array): void;
+}
 
 /** Options of one node's mesh. */
 export interface MeshOptions {
@@ -42,8 +49,11 @@ export interface MeshOptions {
   peers: { id: string; url: string }[];
   /** Cluster PSK, ≥ 32 bytes. */
   secret: Uint8Array;
-  /** PSK for `driver` channels; absent => driver channels refused. */
-  driverToken?: Uint8Array;
+  /**
+   * PSK of the external driver `id` (its own key), or undefined for an id
+   * not configured; absent => driver channels refused.
+   */
+  driverKey?: (id: string) => Uint8Array | undefined;
   /** JSON-able canonical object; digest = SHA-256 of canonical JSON. */
   clusterDescription: unknown;
   /** Ping interval per peer. */
@@ -74,7 +84,9 @@ export class Mesh {
   #now: () => number;
   #log = logger("mesh");
   #counters = new MeshCounters();
-  #admission = new Admission();
+  /** Handshake failures (both directions), aggregated per source or URL. */
+  #failures = new ThrottledLog(this.#log);
+  #gate = new Gate(this.#counters, this.#failures);
   #peers = new Map<string, PeerLink>();
   #connections = new Set<Connection>();
   #tasks = new Set<Promise<void>>();
@@ -84,8 +96,6 @@ export class Mesh {
   #tick: ReturnType<typeof setInterval> | undefined;
   #started = false;
   #closed = false;
-  #admissionLoggedMs = -Infinity;
-  #admissionUnlogged = 0;
 
   constructor(options: MeshOptions) {
     if (options.secret.length < SECRET_BYTES_MIN) {
@@ -132,60 +142,88 @@ export class Mesh {
     for (const link of this.#sortedLinks()) this.#dial(link);
   }
 
-  /** Upgrades `/clustd/v1/*` requests; undefined for any other path. */
+  /**
+   * Answers `/clustd/v1/*` requests: a refusal, or an upgrade that takes
+   * over the connection; undefined for any other path. Admission (caps and
+   * rates per source) is decided here, before any cryptography.
+   */
   handleRequest(
     request: Request,
-    info: Deno.ServeHandlerInfo,
-  ): Response | undefined {
-    const path = new URL(request.url).pathname;
-    if (!path.startsWith("/clustd/v1/")) return undefined;
-    const kind = CHANNEL_KINDS.find((k) => channelPath(k) === path);
-    if (kind === undefined) {
-      return new Response("unknown channel\n", { status: 404 });
-    }
-    if (this.#closed) return new Response("shutting down\n", { status: 503 });
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("WebSocket upgrade required\n", { status: 426 });
-    }
-    const address = "hostname" in info.remoteAddr
-      ? info.remoteAddr.hostname
-      : "local";
-    const release = this.#admission.tryAdmit(address);
-    if (release === undefined) {
-      this.#refuseAdmission(address);
-      return new Response("too many handshakes in progress\n", { status: 503 });
-    }
-    let upgrade: Deno.WebSocketUpgrade;
-    try {
-      upgrade = Deno.upgradeWebSocket(request);
-    } catch (error: unknown) {
-      release();
-      return new Response(`bad upgrade: ${String(error)}\n`, { status: 400 });
-    }
+    client: RemoteClient,
+  ): Response | MeshUpgrade | undefined {
+    const gate = this.#gate.check(request, client, {
+      nowMs: this.#now(),
+      open: !this.#closed,
+    });
+    if (gate === undefined || gate instanceof Response) return gate;
+    const { kind, release } = gate;
+    return {
+      upgrade: (conn, buffered) => {
+        try {
+          this.#accept(kind, { conn, buffered, headers: request.headers }, {
+            client,
+            release,
+          });
+        } catch (error: unknown) {
+          // A bug, not a network fault: lose this connection, not the slot.
+          this.#log.error("cannot accept a WebSocket", { error });
+          release();
+          try {
+            conn.close();
+          } catch (_closeError: unknown) {
+            // Already closed.
+          }
+        }
+      },
+    };
+  }
+
+  #accept(
+    kind: ChannelKind,
+    raw: { conn: Deno.TcpConn; buffered: Uint8Array; headers: Headers },
+    admitted: { client: RemoteClient; release: () => void },
+  ): void {
+    const { client, release } = admitted;
+    const socket = new WsServerSocket(raw.conn, {
+      headers: raw.headers,
+      buffered: raw.buffered,
+      remote: client.address,
+    }, { messageBytesMax: WS_MESSAGE_BYTES_MAX });
     const connection = new Connection({
-      socket: upgrade.socket,
+      socket,
       handshake: serverHandshake(kind, {
         selfId: this.#o.selfId,
         description: this.#o.clusterDescription,
         secret: this.#o.secret,
-        driverToken: this.#o.driverToken,
+        driverKey: this.#o.driverKey,
         peerIds: this.#peers,
       }),
       direction: "inbound",
       kind,
-      remote: address,
+      remote: client.address,
+      source: client.source,
+      failures: this.#failures,
       handshakeTimeoutMs: this.#handshakeTimeoutMs,
       counters: this.#counters,
       log: this.#log,
-      onSettled: release,
       ...this.#codecOptions(),
     });
+    // The admission slot is given back once the client authenticated, or
+    // else only once its TCP connection is really closed.
+    this.#own(connection.established.then(async (ok) => {
+      if (!ok) await socket.finished;
+      release();
+    }));
     this.#track(connection, (ok) => {
       if (!ok) return;
       if (kind === "peer") this.#adoptInbound(connection);
       else this.#acceptService(kind, connection);
     });
-    return upgrade.response;
+  }
+
+  #own(task: Promise<void>): void {
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
   }
 
   /** Sends one message to a connected peer; false if not connected or refused. */
@@ -222,6 +260,7 @@ export class Mesh {
       connection.close("node shutting down");
     }
     while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+    this.#failures.close();
   }
 
   get #handshakeTimeoutMs(): number {
@@ -253,20 +292,6 @@ export class Mesh {
     })();
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
-  }
-
-  #refuseAdmission(address: string): void {
-    this.#counters.admissionsRefused += 1;
-    this.#admissionUnlogged += 1;
-    const now = this.#now();
-    if (now - this.#admissionLoggedMs < ADMISSION_LOG_INTERVAL_MS) return;
-    this.#log.warn("refusing connections: too many handshakes in progress", {
-      address,
-      refused: this.#admissionUnlogged,
-      pending: this.#admission.total,
-    });
-    this.#admissionLoggedMs = now;
-    this.#admissionUnlogged = 0;
   }
 
   #acceptService(kind: ServiceKind, connection: Connection): void {
@@ -302,6 +327,7 @@ export class Mesh {
       description: this.#o.clusterDescription,
       handshakeTimeoutMs: this.#handshakeTimeoutMs,
       counters: this.#counters,
+      failures: this.#failures,
       ...this.#codecOptions(),
     });
     this.#track(connection, (ok) => {

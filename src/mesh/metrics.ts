@@ -6,6 +6,7 @@
 
 import type { FrameError } from "./frame.ts";
 import type { HandshakeFailure } from "./handshake.ts";
+import type { AdmissionRefusal } from "./_admission.ts";
 
 /** A snapshot of the mesh counters (monotonic since start, except gauges). */
 export interface MeshMetrics {
@@ -15,8 +16,10 @@ export interface MeshMetrics {
   frameErrors: Partial<Record<FrameError, number>>;
   /** Authenticated connections established (all kinds, both directions). */
   connectsTotal: number;
-  /** Upgrades refused because the unauthenticated caps were reached. */
+  /** Upgrades refused by the unauthenticated caps and rates (all reasons). */
   admissionsRefused: number;
+  /** The same by reason. */
+  admissionsRefusedByReason: Partial<Record<AdmissionRefusal, number>>;
   /** Messages not sent because they did not fit one frame or the queue was full. */
   sendsRefused: number;
   /** Duplicate peer connections closed by the tie-break. */
@@ -31,6 +34,8 @@ export interface MeshMetrics {
   peerConnectionsOpen: number;
   /** Gauge: connections still in their handshake. */
   handshakesPending: number;
+  /** Gauge: inbound connections holding an admission slot (until authenticated or closed). */
+  unauthenticatedOpen: number;
 }
 
 /** Mutable counters behind `MeshMetrics`. */
@@ -39,6 +44,7 @@ export class MeshCounters {
   frameErrors: Partial<Record<FrameError, number>> = {};
   connectsTotal = 0;
   admissionsRefused = 0;
+  admissionsRefusedByReason: Partial<Record<AdmissionRefusal, number>> = {};
   sendsRefused = 0;
   duplicatesClosed = 0;
   ratchetsTotal = 0;
@@ -48,10 +54,18 @@ export class MeshCounters {
   bytesReceived = 0;
   peerConnectionsOpen = 0;
   handshakesPending = 0;
+  unauthenticatedOpen = 0;
 
   /** Counts one failed handshake. */
   handshakeFailed(reason: HandshakeFailure): void {
     this.handshakeFailures[reason] = (this.handshakeFailures[reason] ?? 0) + 1;
+  }
+
+  /** Counts one upgrade refused before its handshake. */
+  admissionRefused(reason: AdmissionRefusal): void {
+    this.admissionsRefused += 1;
+    this.admissionsRefusedByReason[reason] =
+      (this.admissionsRefusedByReason[reason] ?? 0) + 1;
   }
 
   /** Counts one rejected frame. */
@@ -66,6 +80,7 @@ export class MeshCounters {
       frameErrors: { ...this.frameErrors },
       connectsTotal: this.connectsTotal,
       admissionsRefused: this.admissionsRefused,
+      admissionsRefusedByReason: { ...this.admissionsRefusedByReason },
       sendsRefused: this.sendsRefused,
       duplicatesClosed: this.duplicatesClosed,
       ratchetsTotal: this.ratchetsTotal,
@@ -75,6 +90,7 @@ export class MeshCounters {
       bytesReceived: this.bytesReceived,
       peerConnectionsOpen: this.peerConnectionsOpen,
       handshakesPending: this.handshakesPending,
+      unauthenticatedOpen: this.unauthenticatedOpen,
     };
   }
 }

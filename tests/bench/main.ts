@@ -1,5 +1,5 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|etcd_client]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|etcd_client]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
  * real processes; the failover part needs root (network namespaces) and
  * keepalived. Bounded: each part stops by itself.
@@ -10,9 +10,10 @@ import { etcdClientBench } from "./etcd_client_bench.ts";
 import { failoverBench } from "./failover_bench.ts";
 import { footprintBench } from "./footprint_bench.ts";
 import { meshBench } from "./mesh_bench.ts";
+import { yamlBench } from "./yaml_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|etcd_client]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|etcd_client]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -40,7 +41,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const only = values.only ??
-    ["mesh", "footprint", "failover", "etcd_client"];
+    ["mesh", "footprint", "failover", "yaml", "etcd_client"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -57,6 +58,10 @@ async function main(args: string[]): Promise<number> {
     console.log(
       (await footprintBench(values.quick ? [3] : [3, 5, 25])).join("\n") + "\n",
     );
+  }
+  if (only.includes("yaml")) {
+    console.log("## YAML reader against npm yaml and js-yaml\n");
+    console.log((await yamlBench(values.quick ? 3 : 15)).join("\n") + "\n");
   }
   if (only.includes("failover")) {
     console.log(

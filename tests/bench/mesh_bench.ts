@@ -5,6 +5,7 @@
  * Run: `deno run -A tests/bench/mesh_bench.ts`.
  */
 
+import { HttpServer } from "../../src/http/server.ts";
 import { configureLogging, resetLogSink } from "../../src/log.ts";
 import { connectChannel } from "../../src/mesh/client.ts";
 import {
@@ -83,16 +84,19 @@ function startEchoNode(): { url: string; close: () => Promise<void> } {
     peerTimeoutMs: 3000,
   });
   mesh.onChannel("control", (ch) => ch.onMessage((m) => ch.send(m)));
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (request, info) =>
-      mesh.handleRequest(request, info) ?? new Response("", { status: 404 }),
-  );
+  const server = new HttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    handle: (request, client) =>
+      mesh.handleRequest(request, client) ??
+        new Response("", { status: 404 }),
+  });
+  const port = server.listen().port;
   return {
-    url: `ws://127.0.0.1:${server.addr.port}`,
+    url: `ws://127.0.0.1:${port}`,
     close: async () => {
       await mesh.close();
-      await server.shutdown();
+      await server.close();
     },
   };
 }

@@ -11,6 +11,20 @@ import { runCli, runMain, withTempDir } from "./_run.ts";
 
 const STACK_LINE = /^\s+at /m;
 
+Deno.test("derive-key names what is missing with exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["derive-key"], /Say which key: "webhook" or "driver ID"/],
+    [["derive-key", "driver"], /Name the external driver/],
+    [["derive-key", "webhook", "x"], /Unexpected argument "x"/],
+    [["derive-key", "other"], /Say which key/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runCli(args);
+    assert.equal(result.code, 2, args.join(" "));
+    assert.match(result.stderr, message, args.join(" "));
+  }
+});
+
 Deno.test("keygen prints a secret of at least 32 bytes, different each call", async () => {
   const [a, b] = await Promise.all([runCli(["keygen"]), runCli(["keygen"])]);
   for (const run of [a, b]) {

@@ -18,9 +18,7 @@ interface UserData {
 }
 
 function secret(): string {
-  return btoa(
-    String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))),
-  );
+  return crypto.getRandomValues(new Uint8Array(32)).toBase64();
 }
 
 function variants(dir: string): Record<string, string> {
@@ -63,7 +61,8 @@ Deno.test("every user-data clustd cloud-init prints passes cloud-init schema wit
   try {
     for (const [name, yaml] of Object.entries(variants(dir))) {
       const config = `${dir}/${name}.yml`;
-      Deno.writeTextFileSync(config, yaml);
+      // An inline secret needs a config only its owner can read.
+      Deno.writeTextFileSync(config, yaml, { mode: 0o600 });
       const result = await runCli([
         "cloud-init",
         "--config",
@@ -128,6 +127,87 @@ Deno.test("every user-data clustd cloud-init prints passes cloud-init schema wit
         name,
       );
     }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("clustd cloud-init --without-secrets keeps every secret out of the user-data and waits for them", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "clustd-cloud-init-" });
+  try {
+    const yaml = variants(dir).token ?? "";
+    const config = `${dir}/token.yml`;
+    Deno.writeTextFileSync(config, yaml, { mode: 0o600 });
+    const result = await runCli([
+      "cloud-init",
+      "--config",
+      config,
+      "--binary-url",
+      URL_ARG,
+      "--sha256",
+      SHA,
+      "--without-secrets",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    for (const path of [`${dir}/secret`, `${dir}/token`]) {
+      const secret = Deno.readTextFileSync(path).trim();
+      assert.ok(!result.stdout.includes(secret), `${path} is in the user-data`);
+    }
+    const file = `${dir}/without.user-data`;
+    Deno.writeTextFileSync(file, result.stdout);
+    const schema = await schemaCheck(file);
+    assert.ok(schema.ok, schema.text);
+    const data = parse(result.stdout) as UserData;
+    const byPath = new Map(data.write_files.map((f) => [f.path, f]));
+    assert.equal(byPath.has("/etc/clustd/secret"), false);
+    assert.equal(byPath.has("/etc/clustd/driver-token"), false);
+    assert.equal(byPath.get("/etc/clustd/config.yml")?.permissions, "0600");
+    const installed = parse(
+      byPath.get("/etc/clustd/config.yml")?.content ?? "",
+    ) as { cluster: Record<string, unknown> };
+    assert.equal(installed.cluster["secret_file"], "/etc/clustd/secret");
+    assert.equal(
+      installed.cluster["driver_token_file"],
+      "/etc/clustd/driver-token",
+    );
+    assert.match(
+      byPath.get("/etc/systemd/system/clustd-secrets.path")?.content ?? "",
+      /^PathExists=\/etc\/clustd\/secret$/m,
+    );
+    const commands = data.runcmd.map((c) => c.join(" "));
+    assert.ok(commands.includes("systemctl enable --now clustd-secrets.path"));
+    assert.ok(!commands.includes("systemctl enable --now clustd.service"));
+    // The operator is told how to copy them, token first, atomically.
+    const lines = result.stderr.trim().split("\n");
+    const token = lines.findIndex((l) =>
+      l.includes("/etc/clustd/driver-token")
+    );
+    const secret = lines.findIndex((l) =>
+      l.includes("> /etc/clustd/secret.tmp")
+    );
+    assert.ok(token >= 0 && secret > token, result.stderr);
+    assert.match(lines[secret] ?? "", /umask 077 && cat > .*&& mv /);
+    // A webhook's inline secret would travel in the config: refused.
+    Deno.writeTextFileSync(
+      config,
+      `${yaml}  - type: webhook\n    url: https://hooks.example.com/x\n    secret: ${
+        crypto.getRandomValues(new Uint8Array(32)).toBase64()
+      }\n`,
+      { mode: 0o600 },
+    );
+    const refused = await runCli([
+      "cloud-init",
+      "--config",
+      config,
+      "--binary-url",
+      URL_ARG,
+      "--sha256",
+      SHA,
+      "--without-secrets",
+    ]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /drivers\[2\]\.secret would still travel/);
+    assert.equal(refused.stdout, "");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { renderUserData, validateDownload } from "../../src/cli/_userdata.ts";
-import { INSTALL_PATHS, systemdUnit } from "../../src/cli/_systemd_unit.ts";
+import {
+  INSTALL_PATHS,
+  secretsPathUnit,
+  systemdUnit,
+} from "../../src/cli/_systemd_unit.ts";
 
 const CONFIG = `node:
   id: web-1
@@ -103,6 +107,41 @@ Deno.test("cloud-init schema accepts the rendered user-data", async (t) => {
     const text = new TextDecoder().decode(out.stdout) +
       new TextDecoder().decode(out.stderr);
     await t.step("valid", () => assert.ok(out.success, text));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("systemd-analyze verifies the service and the secrets path unit", async () => {
+  const which = await new Deno.Command("sh", {
+    args: ["-c", "command -v systemd-analyze"],
+  }).output();
+  if (!which.success) {
+    throw new Error(
+      "systemd-analyze is not installed: .ci/run installs Debian's systemd package",
+    );
+  }
+  const dir = Deno.makeTempDirSync();
+  try {
+    // An existing binary, so verify checks the unit, not this machine.
+    Deno.writeTextFileSync(
+      `${dir}/clustd.service`,
+      systemdUnit({ binary: "/bin/true" }),
+    );
+    Deno.writeTextFileSync(`${dir}/clustd-secrets.path`, secretsPathUnit());
+    const out = await new Deno.Command("systemd-analyze", {
+      args: [
+        "verify",
+        `${dir}/clustd.service`,
+        `${dir}/clustd-secrets.path`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) +
+      new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, text);
+    assert.equal(text.trim(), "", text);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -4,11 +4,10 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeBase64 } from "../../src/config/secret.ts";
 import type { ConfigResult } from "../../src/config/types.ts";
 import { type FileRead, validateConfig } from "../../src/config/validate.ts";
 
-const SECRET = encodeBase64(new Uint8Array(32).fill(7));
+const SECRET = new Uint8Array(32).fill(7).toBase64();
 const FILES: Record<string, FileRead> = {
   "/s/secret": { ok: true, text: SECRET + "\n", mode: 0o100600 },
   "/s/ca.pem": { ok: true, text: "CA PEM", mode: 0o100644 },

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { clusterDescription } from "../../src/config/fingerprint.ts";
 import { validateConfig } from "../../src/config/validate.ts";
-import { encodeBase64 } from "../../src/config/secret.ts";
 import type { Config } from "../../src/config/types.ts";
 
 const MEMBERS = [
@@ -12,15 +11,17 @@ const MEMBERS = [
   ["arbiter", "witness"],
 ] as const;
 
-function configOf(self: string, extra = ""): Config {
+function configOf(self: string, extra = "", priority = 100): Config {
   const peers = MEMBERS.filter(([id]) => id !== self).map(([id, role], i) =>
     `    - { id: ${id}, url: ws://127.0.0.${i + 2}:7400, role: ${role} }`
   );
   const role = MEMBERS.find(([id]) => id === self)?.[1] ?? "voter";
   const text =
-    `node: { id: ${self}, advertise: "ws://127.0.0.1:7400", role: ${role} }
+    `node: { id: ${self}, advertise: "ws://127.0.0.1:7400", role: ${role}, priority: ${
+      role === "witness" ? 0 : priority
+    } }
 cluster:
-  secret: ${encodeBase64(new Uint8Array(32))}
+  secret: ${new Uint8Array(32).toBase64()}
   peers:
 ${peers.join("\n")}
 ${extra}`;
@@ -38,7 +39,7 @@ Deno.test("clusterDescription() is the same on every member", () => {
   );
   assert.equal(new Set(descriptions).size, 1);
   assert.deepEqual(JSON.parse(descriptions[0]!), {
-    protocol: 1,
+    protocol: 2,
     members: [
       { id: "arbiter", role: "witness" },
       { id: "web-1", role: "voter" },
@@ -56,4 +57,13 @@ Deno.test("clusterDescription() differs when timing differs", () => {
   const a = clusterDescription(configOf("web-1"));
   const b = clusterDescription(configOf("web-1", "  heartbeat_ms: 1000\n"));
   assert.notDeepEqual(a, b);
+});
+
+Deno.test("clusterDescription() leaves out each node's own priority", () => {
+  // Priorities are each node's own and advertised: nodes of different
+  // priorities must still agree on the fingerprint.
+  const a = clusterDescription(configOf("web-1", "", 150));
+  const b = clusterDescription(configOf("web-2", "", 90));
+  assert.deepEqual(a, b);
+  assert.ok(!JSON.stringify(a).includes("priority"));
 });

@@ -77,7 +77,7 @@ Deno.test("loadConfig() resolves relative secret_file and state_dir against the 
 });
 
 Deno.test(
-  "loadConfig() warns when the secret file is readable by group or others",
+  "loadConfig() refuses a secret file readable by group or others",
   {
     ignore: Deno.build.os === "windows",
   },
@@ -87,11 +87,11 @@ Deno.test(
       await Deno.chmod(`${dir}/secret`, 0o640);
       await Deno.writeTextFile(`${dir}/config.yml`, CONFIG(`${dir}/secret`));
       const result = await loadConfig(`${dir}/config.yml`);
-      assert.ok(result.ok);
-      assert.equal(result.warnings.length, 1);
+      assert.equal(result.ok, false);
+      assert.equal(result.errors.length, 1);
       assert.match(
-        formatIssue(result.warnings[0]!),
-        /config.yml:5:16: cluster.secret_file: .*mode 0640/,
+        formatIssue(result.errors[0]!),
+        /config.yml:5:16: cluster.secret_file: .*mode 0640.*chmod 600/,
       );
     });
   },

@@ -1,11 +1,7 @@
 /** Secret generation and strict decoding. */
 
 import assert from "node:assert/strict";
-import {
-  decodeSecret,
-  encodeBase64,
-  generateSecret,
-} from "../../src/config/secret.ts";
+import { decodeSecret, generateSecret } from "../../src/config/secret.ts";
 
 Deno.test("generateSecret() yields 32 random bytes, different each call", () => {
   const a = decodeSecret(generateSecret());
@@ -18,7 +14,7 @@ Deno.test("generateSecret() yields 32 random bytes, different each call", () => 
 Deno.test("decodeSecret() refuses short, empty and non-base64 secrets without quoting them", () => {
   const cases: [string, RegExp][] = [
     ["", /empty/],
-    [encodeBase64(new Uint8Array(31)), /31 bytes, fewer than the 32/],
+    [new Uint8Array(31).toBase64(), /31 bytes, fewer than the 32/],
     ["hunter2!hunter2!", /not valid base64/],
     ["abc", /not valid base64/],
   ];
@@ -32,5 +28,5 @@ Deno.test("decodeSecret() refuses short, empty and non-base64 secrets without qu
 
 Deno.test("decodeSecret() ignores surrounding whitespace", () => {
   const bytes = crypto.getRandomValues(new Uint8Array(48));
-  assert.deepEqual(decodeSecret(`\n  ${encodeBase64(bytes)}\n`), bytes);
+  assert.deepEqual(decodeSecret(`\n  ${bytes.toBase64()}\n`), bytes);
 });

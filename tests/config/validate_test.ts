@@ -6,14 +6,14 @@
 
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/load.ts";
-import { encodeBase64 } from "../../src/config/secret.ts";
 import type { ConfigResult } from "../../src/config/types.ts";
 import { type FileRead, validateConfig } from "../../src/config/validate.ts";
 
-const SECRET = encodeBase64(new Uint8Array(32).fill(7));
+const SECRET = new Uint8Array(32).fill(7).toBase64();
+const TOKEN = new Uint8Array(32).fill(8).toBase64();
 const FILES: Record<string, FileRead> = {
   "/s/secret": { ok: true, text: SECRET + "\n", mode: 0o100600 },
-  "/s/token": { ok: true, text: SECRET, mode: 0o100600 },
+  "/s/token": { ok: true, text: TOKEN, mode: 0o100600 },
   "/s/open": { ok: true, text: SECRET, mode: 0o100644 },
   "/s/short": { ok: true, text: "c2hvcnQ=", mode: 0o100600 },
 };
@@ -151,13 +151,14 @@ const BAD: BadCase[] = [
     message: /"256" must be an integer between 0 and 255/,
   },
   {
-    name: "peer priority below 0",
+    name: "peer priority (set by each node itself since 0.2)",
     text: edit({
-      8: "    - { id: web-2, url: ws://127.0.0.2:7400, priority: -1 }",
+      8: "    - { id: web-2, url: ws://127.0.0.2:7400, priority: 90 }",
     }),
     path: "cluster.peers[0].priority",
     line: 8,
-    message: /"-1" must be an integer between 0 and 255/,
+    message:
+      /Peer priorities are no longer set here: every node sets its own in "node.priority".*config of "web-2".*Migration: peer priorities/,
   },
   {
     name: "heartbeat_ms below 10",
@@ -466,8 +467,8 @@ Deno.test("validateConfig() accepts a good config and fills the defaults", () =>
     priority: 100,
   });
   assert.deepEqual(cluster.peers, [
-    { id: "web-2", url: "ws://127.0.0.2:7400", role: "voter", priority: 100 },
-    { id: "arbiter", url: "ws://127.0.0.3:7400", role: "witness", priority: 0 },
+    { id: "web-2", url: "ws://127.0.0.2:7400", role: "voter" },
+    { id: "arbiter", url: "ws://127.0.0.3:7400", role: "witness" },
   ]);
   assert.equal(cluster.secret.length, 32);
   assert.equal(cluster.secretSource, "/s/secret");
@@ -509,9 +510,10 @@ Deno.test("validateConfig() reads drivers and checks with their defaults", () =>
   );
   assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
   assert.deepEqual(result.config.drivers, [
-    { type: "bash", promote: "/bin/true", timeoutMs: 30000 },
+    { type: "bash", id: "bash-0", promote: "/bin/true", timeoutMs: 30000 },
     {
       type: "webhook",
+      id: "webhook-0",
       url: "https://h.example/x",
       timeoutMs: 5000,
       retries: 5,
@@ -520,6 +522,7 @@ Deno.test("validateConfig() reads drivers and checks with their defaults", () =>
   ]);
   assert.deepEqual(result.config.checks, [
     {
+      id: "check-0",
       command: "/bin/true",
       args: [],
       intervalMs: 20000,
@@ -532,13 +535,14 @@ Deno.test("validateConfig() reads drivers and checks with their defaults", () =>
   assert.equal(result.config.cluster.driverToken?.length, 32);
 });
 
-Deno.test("validateConfig() warns, not fails, on a secret file readable by others", () => {
+Deno.test("validateConfig() refuses a secret file readable by others", () => {
   const result = validate(edit({ 6: "  secret_file: /s/open" }));
-  assert.ok(result.ok);
-  assert.equal(result.warnings.length, 1);
-  assert.equal(result.warnings[0]?.path, "cluster.secret_file");
-  assert.equal(result.warnings[0]?.line, 6);
-  assert.match(result.warnings[0]?.message ?? "", /mode 0644.*chmod 600/);
+  assert.equal(result.ok, false);
+  assert.equal(result.errors.length, 1);
+  assert.equal(result.errors[0]?.path, "cluster.secret_file");
+  assert.equal(result.errors[0]?.line, 6);
+  assert.match(result.errors[0]?.message ?? "", /mode 0644.*chmod 600/);
+  assert.ok(!result.errors[0]?.message.includes(SECRET));
 });
 
 Deno.test("validateConfig() accepts two voters with two_node, loudly", () => {
@@ -587,24 +591,38 @@ Deno.test("validateConfig() never throws on hostile input", () => {
   }
 });
 
-Deno.test("config.example.yml passes validation (secret paths swapped for temp files)", async () => {
+Deno.test("config.example.yml passes validation (secret and program paths swapped for temp files)", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const key = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
-    await Deno.writeTextFile(`${dir}/secret`, key, { mode: 0o600 });
-    await Deno.writeTextFile(`${dir}/token`, key, { mode: 0o600 });
+    const key = () => crypto.getRandomValues(new Uint8Array(32)).toBase64();
+    await Deno.writeTextFile(`${dir}/secret`, key(), { mode: 0o600 });
+    await Deno.writeTextFile(`${dir}/token`, key(), { mode: 0o600 });
     const example = await Deno.readTextFile(
       new URL("../../config.example.yml", import.meta.url),
     );
     assert.ok(example.includes("/etc/clustd/secret"));
-    const text = example
+    let text = example
       .replace("secret_file: /etc/clustd/secret", `secret_file: ${dir}/secret`)
       .replace(
         "driver_token_file: /etc/clustd/driver-token",
         `driver_token_file: ${dir}/token`,
       );
+    for (
+      const program of [
+        "/etc/clustd/promote.sh",
+        "/etc/clustd/demote.sh",
+        "/etc/clustd/pre-promote.sh",
+        "/usr/local/bin/check-nginx",
+      ]
+    ) {
+      assert.ok(text.includes(program), program);
+      const copy = `${dir}/${program.split("/").pop()}`;
+      await Deno.writeTextFile(copy, "#!/bin/sh\n", { mode: 0o755 });
+      await Deno.chmod(copy, 0o755);
+      text = text.replace(program, copy);
+    }
     await Deno.writeTextFile(`${dir}/config.yml`, text);
-    const result = await loadConfig(`${dir}/config.yml`);
+    const result = await loadConfig(`${dir}/config.yml`, { programs: true });
     assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
     assert.deepEqual(result.warnings, []);
     assert.equal(result.config.drivers.length, 3);

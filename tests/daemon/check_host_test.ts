@@ -19,6 +19,7 @@ function check(
   config: Partial<CheckConfig> = {},
 ): CheckConfig {
   return {
+    id: "check-0",
     command,
     args: [],
     intervalMs: 50,
@@ -136,7 +137,7 @@ Deno.test("a check toggled by a file rises and falls after rise/fall results in 
     assert.equal(changes[1]?.healthy, false);
     assert.match(
       changes[1]!.detail,
-      /check\.sh" failing: exit 1 \(2 in a row\)/,
+      /check check-0 failing: exit 1 \(2 in a row\)/,
     );
     assert.ok(
       (await dir.lines("runs.log")).length - runsBefore >= 2,

@@ -18,6 +18,7 @@ const SECRET = new Uint8Array(32).fill(9);
 function role(event: "promote" | "demote", term: number): RoleEvent {
   return {
     event,
+    reason: event === "promote" ? "elected" : "quorum_lost",
     role: event === "promote" ? "master" : "backup",
     term,
     nodeId: "web-1",
@@ -26,7 +27,7 @@ function role(event: "promote" | "demote", term: number): RoleEvent {
 }
 
 function bash(config: Partial<BashDriverConfig>): BashDriverConfig {
-  return { type: "bash", timeoutMs: 5000, ...config };
+  return { type: "bash", id: "bash-0", timeoutMs: 5000, ...config };
 }
 
 async function withHost(
@@ -35,7 +36,7 @@ async function withHost(
 ): Promise<void> {
   const host = new DriverHost(drivers, {
     nodeId: "web-1",
-    clusterSecret: SECRET,
+    webhookKey: SECRET,
   });
   await host.start();
   try {
@@ -191,8 +192,8 @@ Deno.test("a hung driver does not delay another driver", async () => {
   using logs = captureLogs();
   await withHost([
     bash({ promote: hang, timeoutMs: 1000 }),
-    bash({ promote: missing }),
-    bash({ promote: fast }),
+    bash({ id: "bash-1", promote: missing }),
+    bash({ id: "fast", promote: fast }),
     { type: "external", id: "ignored" },
   ], async (host) => {
     const startedMs = performance.now();
@@ -210,7 +211,7 @@ Deno.test("a hung driver does not delay another driver", async () => {
     );
     await host.settled();
     const stats = host.stats();
-    assert.deepEqual(stats.map((s) => s.name), ["bash#0", "bash#1", "bash#2"]);
+    assert.deepEqual(stats.map((s) => s.name), ["bash-0", "bash-1", "fast"]);
     assert.deepEqual(stats.map((s) => [s.runs, s.failures, s.timeouts]), [
       [1, 1, 1],
       [1, 1, 0],
@@ -269,7 +270,7 @@ Deno.test("stop() kills a running script's process group and terminates the Work
   using _logs = captureLogs();
   const host = new DriverHost([bash({ promote, timeoutMs: 20_000 })], {
     nodeId: "web-1",
-    clusterSecret: SECRET,
+    webhookKey: SECRET,
   });
   await host.start();
   host.dispatch(role("promote", 1));

@@ -39,3 +39,24 @@ Deno.test("loadState refuses a corrupt file instead of resetting", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("loadState refuses a term above TERM_MAX, naming the ceiling and the fix", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    for (const term of [2 ** 40 + 1, Number.MAX_SAFE_INTEGER]) {
+      Deno.writeTextFileSync(
+        `${dir}/state.json`,
+        JSON.stringify({ term, voted_for: null }),
+      );
+      assert.throws(() => loadState(dir), (error: unknown) => {
+        assert.ok(error instanceof StateError);
+        assert.match(error.message, /above the ceiling .*remove the file/);
+        return true;
+      }, String(term));
+    }
+    saveState(dir, { term: 2 ** 40, votedFor: null });
+    assert.deepEqual(loadState(dir), { term: 2 ** 40, votedFor: null });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -6,6 +6,8 @@
  * only the processes it started, by PID, and removes its temp dir.
  */
 
+import { deriveDriverKey } from "../../src/config/derived_keys.ts";
+import { HttpServer } from "../../src/http/server.ts";
 import { Mesh } from "../../src/mesh/mesh.ts";
 import type { SecureChannel } from "../../src/mesh/client.ts";
 import {
@@ -33,6 +35,8 @@ export interface NodeOptions {
   /** Peer ids listed in `cluster.peers` but never started. */
   ghostPeers?: string[];
   priority?: number;
+  /** More `drivers:` entries, as YAML lines (already indented). */
+  extraDrivers?: string;
 }
 
 /** One real clustd node with external drivers, in a temp directory. */
@@ -61,7 +65,18 @@ export class DriverNode {
 
   /** The cluster secret's bytes. */
   get secretBytes(): Uint8Array {
-    return Uint8Array.from(atob(this.secret), (c) => c.charCodeAt(0));
+    return Uint8Array.fromBase64(this.secret);
+  }
+
+  /** The key of external driver `id` (base64), as `clustd derive-key driver ID` prints it. */
+  async keyOf(id: string): Promise<string> {
+    const key = await deriveDriverKey(Uint8Array.fromBase64(this.token), id);
+    return key.toBase64();
+  }
+
+  /** Sends a signal (e.g. SIGHUP) to the running daemon. */
+  signal(signal: Deno.Signal): void {
+    this.#child?.kill(signal);
   }
 
   /** Rewrites the config (takes effect on the next start). */
@@ -88,7 +103,7 @@ cluster:
 state_dir: ${this.dir}/state
 drivers:
 ${drivers.join("\n")}
-`,
+${options.extraDrivers ?? ""}`,
     );
   }
 
@@ -152,7 +167,8 @@ export class ScriptedDaemon {
   readonly channels: SecureChannel[] = [];
   readonly received: unknown[] = [];
   readonly #mesh: Mesh;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: HttpServer;
+  readonly #port: number;
   #onHello: (channel: SecureChannel, message: unknown) => void;
 
   /** `onHello` answers each new channel's first message. */
@@ -161,8 +177,9 @@ export class ScriptedDaemon {
     this.#mesh = new Mesh({
       selfId: "n1",
       peers: [],
-      secret: Uint8Array.from(atob(randomKey()), (c) => c.charCodeAt(0)),
-      driverToken: Uint8Array.from(atob(this.token), (c) => c.charCodeAt(0)),
+      secret: Uint8Array.fromBase64(randomKey()),
+      // Any driver id is served with the one token (no per-id keys here).
+      driverKey: () => Uint8Array.fromBase64(this.token),
       clusterDescription: { test: true },
       heartbeatMs: 100,
       peerTimeoutMs: 1000,
@@ -176,18 +193,20 @@ export class ScriptedDaemon {
         first = false;
       });
     });
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (request, info) =>
-        this.#mesh.handleRequest(request, info) ??
+    this.#server = new HttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      handle: (request, client) =>
+        this.#mesh.handleRequest(request, client) ??
           new Response("not found\n", { status: 404 }),
-    );
+    });
+    this.#port = this.#server.listen().port;
     this.#mesh.start();
   }
 
   /** `ws://127.0.0.1:PORT` */
   get url(): string {
-    return `ws://127.0.0.1:${this.#server.addr.port}`;
+    return `ws://127.0.0.1:${this.#port}`;
   }
 
   /** Replaces the hello handler for later channels. */
@@ -210,7 +229,7 @@ export class ScriptedDaemon {
     for (const channel of this.channels) channel.close("test over");
     await Promise.all(this.channels.map((c) => c.closed));
     await this.#mesh.close();
-    await this.#server.shutdown();
+    await this.#server.close();
   }
 }
 
@@ -222,6 +241,7 @@ export function wireEvent(
   return {
     type: "event",
     event,
+    reason: event === "promote" ? "elected" : "quorum_lost",
     role: event === "promote" ? "master" : "backup",
     term,
     node_id: "n1",

@@ -23,6 +23,7 @@ const SECRET = new Uint8Array(32).fill(7);
 function promoteEvent(term: number): RoleEvent {
   return {
     event: "promote",
+    reason: "elected",
     role: "master",
     term,
     nodeId: "web-1",
@@ -31,7 +32,7 @@ function promoteEvent(term: number): RoleEvent {
 }
 
 function bash(config: Partial<BashDriverConfig>): BashDriverConfig {
-  return { type: "bash", timeoutMs: 5000, ...config };
+  return { type: "bash", id: "bash-0", timeoutMs: 5000, ...config };
 }
 
 async function withHost(
@@ -40,7 +41,7 @@ async function withHost(
 ): Promise<void> {
   const host = new DriverHost(drivers, {
     nodeId: "web-1",
-    clusterSecret: SECRET,
+    webhookKey: SECRET,
   });
   await host.start();
   try {
@@ -72,6 +73,7 @@ Deno.test("bash driver passes exactly the CLUSTD_* variables, PATH and cwd / to 
     }),
   );
   assert.equal(env.get("CLUSTD_EVENT"), "promote");
+  assert.equal(env.get("CLUSTD_REASON"), "elected");
   assert.equal(env.get("CLUSTD_ROLE"), "master");
   assert.equal(env.get("CLUSTD_TERM"), "42");
   assert.equal(env.get("CLUSTD_NODE_ID"), "web-1");
@@ -247,6 +249,7 @@ Deno.test("Worker permission sets grant only what the config names", () => {
   assert.deepEqual(
     checkWorkerPermissions(
       {
+        id: "check-0",
         command: "/usr/bin/check",
         args: ["-q"],
         intervalMs: 1,
@@ -261,6 +264,7 @@ Deno.test("Worker permission sets grant only what the config names", () => {
   assert.deepEqual(
     webhookWorkerPermissions({
       type: "webhook",
+      id: "webhook-0",
       url: "https://hooks.example.com/clustd",
       timeoutMs: 1,
       retries: 0,

@@ -10,7 +10,6 @@ import {
   connectDriver,
   decodeToken,
   type DriverEvent,
-  DriverRefusedError,
   type DriverStatus,
   parseServerMessage,
   readTokenFile,
@@ -197,26 +196,38 @@ Deno.test("a malformed message from the daemon costs one connection, not the dri
   }
 });
 
-Deno.test("a refusal ends the driver with DriverRefusedError and no retry", async () => {
-  const daemon = new ScriptedDaemon((channel) =>
-    channel.send({ type: "refused", message: "go away" })
-  );
+Deno.test("a hello refusal is reported and retried with backoff until the daemon welcomes", async () => {
+  let hellos = 0;
+  const daemon = new ScriptedDaemon((channel) => {
+    hellos++;
+    if (hellos <= 3) channel.send({ type: "refused", message: "go away" });
+    else channel.send({ type: "welcome", node_id: "n1", state: null });
+  });
+  const refused: { message: string; retryInMs: number }[] = [];
   const driver = connectDriver({
     url: daemon.url,
     token: daemon.token,
     driverId: "d1",
-    ...FAST,
+    reconnectMinMs: 10,
+    reconnectMaxMs: 40,
     onEvent: () => {},
+    onStatus(status) {
+      if (status.kind === "refused") refused.push(status);
+    },
   });
   try {
-    await assert.rejects(
-      driver.done,
-      (error: unknown) =>
-        error instanceof DriverRefusedError &&
-        /node refused driver "d1": go away/.test(error.message),
-    );
-    await sleep(100);
-    assert.equal(daemon.channels.length, 1);
+    assert.ok(await waitFor(() => driver.connected, 5000));
+    assert.equal(hellos, 4);
+    assert.equal(refused.length, 3);
+    for (const [i, status] of refused.entries()) {
+      assert.match(status.message, /node refused driver "d1": go away/);
+      // Jittered in [half, full] of min·2^(attempt), capped at max.
+      const step = Math.min(40, 10 * 2 ** (i + 1));
+      assert.ok(
+        status.retryInMs >= step / 2 && status.retryInMs <= step,
+        `retry ${i}: ${status.retryInMs} ms`,
+      );
+    }
   } finally {
     await driver.close();
     await daemon.close();
@@ -298,6 +309,10 @@ Deno.test("parseServerMessage names what is wrong", () => {
     String(parseServerMessage({ ...wireEvent("promote", 1), role: "king" })),
     /unknown role "king"/,
   );
+  assert.match(
+    String(parseServerMessage({ ...wireEvent("promote", 1), reason: 7 })),
+    /reason must be a string of 1\.\.64 characters/,
+  );
   assert.match(String(parseServerMessage([])), /unknown message type/);
   assert.deepEqual(parseServerMessage(wireEvent("demote", 2)), {
     type: "event",
@@ -305,6 +320,7 @@ Deno.test("parseServerMessage names what is wrong", () => {
       event: "demote",
       role: "backup",
       term: 2,
+      reason: "quorum_lost",
       nodeId: "n1",
       masterId: null,
       source: "event",

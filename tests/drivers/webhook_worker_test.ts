@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { deriveWebhookKey } from "../../src/config/derived_keys.ts";
 import type { WebhookDriverConfig } from "../../src/config/types.ts";
 import { DriverHost, type RoleEvent } from "../../src/daemon/driver_host.ts";
 import { WorkerClient } from "../../src/daemon/_worker_client.ts";
@@ -44,9 +45,7 @@ async function validSignature(
   const header = got.headers.get("x-clustd-signature") ?? "";
   const match = /^sha256=([0-9a-f]{64})$/.exec(header);
   if (match === null) return false;
-  const mac = new Uint8Array(
-    match[1]!.match(/../g)!.map((h) => parseInt(h, 16)),
-  );
+  const mac = Uint8Array.fromHex(match[1]!);
   const cryptoKey = await crypto.subtle.importKey(
     "raw",
     new Uint8Array(key),
@@ -66,12 +65,20 @@ function webhook(
   url: string,
   config: Partial<WebhookDriverConfig> = {},
 ): WebhookDriverConfig {
-  return { type: "webhook", url, timeoutMs: 1000, retries: 3, ...config };
+  return {
+    type: "webhook",
+    id: "webhook-0",
+    url,
+    timeoutMs: 1000,
+    retries: 3,
+    ...config,
+  };
 }
 
 function role(event: "promote" | "demote", term: number): RoleEvent {
   return {
     event,
+    reason: event === "promote" ? "elected" : "switchover",
     role: event === "promote" ? "master" : "backup",
     term,
     nodeId: "web-1",
@@ -85,7 +92,7 @@ async function withHost(
 ): Promise<void> {
   const host = new DriverHost([config], {
     nodeId: "web-1",
-    clusterSecret: CLUSTER_SECRET,
+    webhookKey: await deriveWebhookKey(CLUSTER_SECRET),
   });
   await host.start();
   try {
@@ -119,6 +126,7 @@ Deno.test("webhook retries two 500s and the third request arrives with a valid s
     { ...body, time: typeof body.time },
     {
       event: "promote",
+      reason: "elected",
       role: "master",
       term: 7,
       node_id: "web-1",
@@ -136,14 +144,16 @@ Deno.test("webhook retries two 500s and the third request arrives with a valid s
   );
 });
 
-Deno.test("webhook without its own secret signs with the cluster secret", async () => {
+Deno.test("webhook without its own secret signs with a key derived from the cluster secret, not the secret", async () => {
   await using hook = server(() => 200);
   await withHost(webhook(hook.url), async (host) => {
     host.dispatch(role("demote", 2));
     await host.settled();
   });
   assert.equal(hook.received.length, 1);
-  assert.ok(await validSignature(CLUSTER_SECRET, hook.received[0]!));
+  const derived = await deriveWebhookKey(CLUSTER_SECRET);
+  assert.ok(await validSignature(derived, hook.received[0]!));
+  assert.equal(await validSignature(CLUSTER_SECRET, hook.received[0]!), false);
   assert.equal(JSON.parse(hook.received[0]!.body).master_id, "web-2");
 });
 
@@ -245,6 +255,7 @@ Deno.test("webhook Worker cannot reach a host or port other than its URL's", asy
         kind: "post",
         fields: {
           event: "promote",
+          reason: "elected",
           role: "master",
           term: 1,
           node_id: "a",

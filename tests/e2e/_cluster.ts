@@ -122,8 +122,6 @@ export class TestCluster {
     const peers = meshPeers.filter((n) => n !== node).map((n) =>
       `    - { id: ${n.spec.id}, url: "ws://127.0.0.1:${n.port}", role: ${
         n.spec.role ?? "voter"
-      }, priority: ${
-        n.spec.priority ?? (n.spec.role === "witness" ? 0 : 100)
       } }`
     ).join("\n");
     let drivers = "drivers: []";

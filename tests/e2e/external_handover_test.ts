@@ -5,6 +5,7 @@
  * the target to campaign"). Real `clustd run` processes, the real SDK.
  */
 
+import { deriveDriverKey } from "../../src/config/derived_keys.ts";
 import assert from "node:assert/strict";
 import { connectDriver, type ExternalDriver } from "../../drivers/sdk.ts";
 import { TestCluster } from "./_cluster.ts";
@@ -26,10 +27,12 @@ interface Done {
 
 Deno.test("SIGTERM handover waits for the external driver's demote ack", async () => {
   const tokenDir = Deno.makeTempDirSync({ prefix: "clustd-ext-" });
-  const token = btoa(
-    String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))),
-  );
-  Deno.writeTextFileSync(`${tokenDir}/token`, token + "\n", { mode: 0o600 });
+  const tokenBytes = crypto.getRandomValues(new Uint8Array(32));
+  Deno.writeTextFileSync(`${tokenDir}/token`, tokenBytes.toBase64() + "\n", {
+    mode: 0o600,
+  });
+  // Every node derives the same key for the id "ext" from the one token.
+  const token = await deriveDriverKey(tokenBytes, "ext");
   const cluster = TestCluster.create({
     heartbeatMs: 100,
     electionTimeoutMs: E,

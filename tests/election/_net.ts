@@ -19,15 +19,25 @@ export const E = 200;
 export const L = 180;
 export const DELTA = 10;
 
-/** Options for `selfId` with test defaults and `overrides`. */
+/** A member with the priority its own config gives it (tests set all at once). */
+export interface TestMember extends Member {
+  priority: number;
+}
+
+/**
+ * Options for `selfId` with test defaults and `overrides`; the node's own
+ * priority comes from its entry in `members` (peers learn it from messages).
+ */
 export function options(
   selfId: string,
-  members: Member[],
+  members: TestMember[],
   overrides: Partial<ElectionOptions> = {},
 ): ElectionOptions {
+  const self = members.find((member) => member.id === selfId);
   return {
     selfId,
-    members,
+    members: members.map(({ id, role }) => ({ id, role })),
+    priority: self?.priority ?? 0,
     heartbeatMs: H,
     electionTimeoutMs: E,
     leaseMs: L,
@@ -45,12 +55,19 @@ export function options(
 }
 
 /** Voters a, b, c, ... with the given priorities. */
-export function voters(...priorities: number[]): Member[] {
+export function voters(...priorities: number[]): TestMember[] {
   return priorities.map((priority, i) => ({
     id: String.fromCharCode(97 + i),
     role: "voter" as const,
     priority,
   }));
+}
+
+/** The priority `id` gives itself in `members` (what it advertises). */
+export function priorityOf(members: TestMember[], id: string): number {
+  const member = members.find((m) => m.id === id);
+  if (member === undefined) throw new Error(`no member ${id}`);
+  return member.priority;
 }
 
 /** One recorded effect. */
@@ -85,7 +102,7 @@ export class Net {
   #inputs: { id: string; input: Input }[] = [];
 
   constructor(
-    members: Member[],
+    members: TestMember[],
     overrides: (id: string) => Partial<ElectionOptions> = () => ({}),
   ) {
     for (const member of members) {

@@ -62,7 +62,13 @@ Deno.test("a paused master demotes on resume even when the first input is a mess
     kind: "message",
     nowMs: net.nowMs + 3 * E,
     from: other,
-    message: { type: "state", term: 1, eligible: true, leaderId: null },
+    message: {
+      type: "state",
+      term: 1,
+      eligible: true,
+      priority: 90,
+      leaderId: null,
+    },
   });
   assert.equal(effects[0]?.kind, "demote");
 });
@@ -131,6 +137,7 @@ Deno.test("step() ignores a stale TimeoutNow", () => {
         round: 1,
         master: true,
         eligible: true,
+        priority: 100,
       },
     });
     const effects = node.step({
@@ -172,6 +179,7 @@ Deno.test("voters skip the lease refusal only for the exact master and term they
         round: 1,
         master: true,
         eligible: true,
+        priority: 100,
       },
     });
     const effects = node.step({
@@ -262,7 +270,9 @@ Deno.test("the leader is not master while pre_promote runs", () => {
     term,
     ok: true,
   });
-  assert.deepEqual(ofKind(effects, "promote"), [{ kind: "promote", term }]);
+  assert.deepEqual(ofKind(effects, "promote"), [
+    { kind: "promote", term, reason: "elected" },
+  ]);
 });
 
 Deno.test("shutdown on the master hands over and replies after demote_done", () => {

@@ -3,10 +3,30 @@ import { parseMessage } from "../../src/election/types.ts";
 
 Deno.test("parseMessage() accepts every well-formed message type", () => {
   const good = [
-    { type: "heartbeat", term: 3, round: 9, master: true, eligible: false },
-    { type: "heartbeat_ack", term: 3, round: 9, ok: true, eligible: true },
-    { type: "state", term: 0, eligible: true, leaderId: null },
-    { type: "state", term: 0, eligible: true, leaderId: "web-1" },
+    {
+      type: "heartbeat",
+      term: 3,
+      round: 9,
+      master: true,
+      eligible: false,
+      priority: 100,
+    },
+    {
+      type: "heartbeat_ack",
+      term: 3,
+      round: 9,
+      ok: true,
+      eligible: true,
+      priority: 0,
+    },
+    { type: "state", term: 0, eligible: true, priority: 255, leaderId: null },
+    {
+      type: "state",
+      term: 0,
+      eligible: true,
+      priority: 90,
+      leaderId: "web-1",
+    },
     { type: "pre_vote_request", term: 1, proposedTerm: 2 },
     {
       type: "pre_vote_response",
@@ -43,16 +63,48 @@ Deno.test("parseMessage() names what is wrong and never throws", () => {
     [{ type: "timeout_now", term: 1.5 }, /non-negative integer/],
     [{ type: "timeout_now", term: "1" }, /non-negative integer/],
     [
-      { type: "heartbeat", term: 1, round: 1, master: "yes", eligible: true },
+      {
+        type: "heartbeat",
+        term: 1,
+        round: 1,
+        master: "yes",
+        eligible: true,
+        priority: 1,
+      },
       /field "master" must be a boolean/,
     ],
     [
-      { type: "state", term: 1, eligible: true, leaderId: "" },
+      { type: "state", term: 1, eligible: true, priority: 1, leaderId: "" },
       /field "leaderId" must be a string/,
     ],
     [
-      { type: "state", term: 1, eligible: true, leaderId: "x".repeat(201) },
+      {
+        type: "state",
+        term: 1,
+        eligible: true,
+        priority: 1,
+        leaderId: "x".repeat(201),
+      },
       /field "leaderId"/,
+    ],
+    [
+      { type: "state", term: 1, eligible: true, leaderId: null },
+      /state: field "priority" must be an integer from 0 to 255/,
+    ],
+    [
+      { type: "state", term: 1, eligible: true, priority: 256, leaderId: null },
+      /field "priority"/,
+    ],
+    [
+      {
+        type: "heartbeat_ack",
+        term: 1,
+        round: 1,
+        ok: true,
+        eligible: true,
+        priority: 1.5,
+      },
+      /heartbeat_ack: field "priority"/,
     ],
     [
       { type: "vote_request", term: 1, handover: [] },

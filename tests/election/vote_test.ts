@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Election } from "../../src/election/election.ts";
 import type { Effect, Message } from "../../src/election/types.ts";
-import { DELTA, E, Net, ofKind, options, voters } from "./_net.ts";
+import { DELTA, E, Net, ofKind, options, priorityOf, voters } from "./_net.ts";
 
 function message(
   node: Election,
@@ -24,6 +24,7 @@ const heartbeat = (term: number): Message => ({
   round: 1,
   master: true,
   eligible: true,
+  priority: 100,
 });
 
 Deno.test("step() refuses a vote inside the lease", () => {
@@ -186,6 +187,7 @@ Deno.test("step() waits E + k·Δ by rank before campaigning", () => {
           type: "state",
           term: 0,
           eligible: peer !== "d",
+          priority: priorityOf(members, peer),
           leaderId: null,
         });
       }
@@ -209,6 +211,7 @@ Deno.test("step() waits E + k·Δ by rank before campaigning", () => {
                 type: "state",
                 term: 0,
                 eligible: true,
+                priority: priorityOf(members, peer),
                 leaderId: null,
               });
             }
@@ -240,6 +243,7 @@ Deno.test("step() leaves the failed master out of the rank", () => {
     type: "state",
     term: 1,
     eligible: true,
+    priority: 50,
     leaderId: "a",
   });
   message(node, t0, "a", heartbeat(1));
@@ -250,6 +254,7 @@ Deno.test("step() leaves the failed master out of the rank", () => {
         type: "state",
         term: 1,
         eligible: true,
+        priority: 50,
         leaderId: null,
       });
     }
@@ -293,8 +298,15 @@ Deno.test("step() never lets a witness or a priority-0 voter campaign or promote
       c.name,
     );
     assert.ok(!aEffects.some((e) => e.kind === "promote"), c.name);
-    // And voters refuse it even if it asked.
+    // And voters refuse it even if it asked, once it said what it is.
     const b = net.node("b");
+    message(b, net.nowMs, "a", {
+      type: "state",
+      term: 0,
+      eligible: false,
+      priority: 0,
+      leaderId: null,
+    });
     const answer = sentTo(
       message(b, net.nowMs + 1, "a", {
         type: "vote_request",
@@ -379,6 +391,7 @@ Deno.test("step() holds its own campaign after granting a pre-vote to a better-r
       type: "state",
       term: 0,
       eligible: true,
+      priority: peer === "a" ? 50 : 100,
       leaderId: null,
     });
   }
@@ -393,6 +406,7 @@ Deno.test("step() holds its own campaign after granting a pre-vote to a better-r
         type: "state",
         term: 0,
         eligible: true,
+        priority: 50,
         leaderId: null,
       });
     }

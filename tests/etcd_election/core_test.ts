@@ -585,3 +585,25 @@ Deno.test("a handover without a target asks nobody to wait", () => {
   // b is the best eligible node once a (leaving) is excluded: rank 0.
   assert.ok(requests(out).some((r) => r.kind === "campaign"));
 });
+
+Deno.test("after its resign, a master does not take its old key back from a view that lags", () => {
+  const e = node();
+  started(e, [member("b", 90, 3)]);
+  const t = elect(e);
+  e.step({
+    kind: "command",
+    nowMs: t + 1,
+    requestId: "r1",
+    command: { type: "switchover", to: "b" },
+  });
+  e.step({ kind: "demote_done", nowMs: t + 2, term: 20 });
+  e.step({ kind: "resigned", nowMs: t + 3, ok: true, error: null });
+  // A watch batch written before the resign arrives after its answer.
+  const out = e.step({
+    kind: "changes",
+    nowMs: t + 4,
+    changes: [member("b", 90, 25)],
+  });
+  assert.ok(!out.some((x) => x.kind === "promote"));
+  assert.ok(!e.isMaster(t + 4));
+});

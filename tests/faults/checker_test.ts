@@ -22,7 +22,14 @@ function line(
   event: "promote" | "demote",
   term: number,
 ): HookLine {
-  return { atMs, node, event, term, master: event === "promote" ? node : "" };
+  return {
+    atMs,
+    node,
+    event,
+    term,
+    master: event === "promote" ? node : "",
+    reason: event === "promote" ? "elected" : "quorum_lost",
+  };
 }
 
 function started(...nodes: string[]): LifeEvent[] {

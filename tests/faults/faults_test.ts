@@ -294,7 +294,10 @@ Deno.test({
       await cluster.topology.isolate(master);
       const other = cluster.hosts.find((n) => n !== master) ?? "";
       const promoted = await cluster.waitFor(
-        () => cluster.hooks().some((h) => h.node === other),
+        () =>
+          cluster.hooks().some((h) =>
+            h.node === other && h.event === "promote"
+          ),
         MASTER_MS,
       );
       assert.ok(promoted, report(cluster, "the other node never promoted"));

@@ -4,6 +4,12 @@
  * Every helper cleans up what it started.
  */
 
+import {
+  type ClientInfo,
+  HttpServer,
+  type HttpServerMetrics,
+  type Upgrade,
+} from "../../src/http/server.ts";
 import { configureLogging, resetLogSink } from "../../src/log.ts";
 import { Mesh, type MeshEvent, type MeshOptions } from "../../src/mesh/mesh.ts";
 
@@ -51,30 +57,34 @@ export interface TestServer {
   port: number;
   url: string;
   setHandler(
-    h: (r: Request, i: Deno.ServeHandlerInfo) => Response | undefined,
+    h: (r: Request, c: ClientInfo) => Response | Upgrade | undefined,
   ): void;
+  metrics(): HttpServerMetrics;
   close(): Promise<void>;
 }
 
-/** Starts Deno.serve on 127.0.0.1 (`port` 0 = any free port). */
+/** Starts the daemon's listener on 127.0.0.1 (`port` 0 = any free port). */
 export function startServer(port = 0): TestServer {
   let handler:
-    | ((r: Request, i: Deno.ServeHandlerInfo) => Response | undefined)
+    | ((r: Request, c: ClientInfo) => Response | Upgrade | undefined)
     | undefined;
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port, onListen() {} },
-    (request, info) =>
-      handler?.(request, info) ?? new Response("not found\n", { status: 404 }),
-  );
-  const actual = server.addr.port;
+  const server = new HttpServer({
+    hostname: "127.0.0.1",
+    port,
+    handle: (request, client) =>
+      handler?.(request, client) ??
+        new Response("not found\n", { status: 404 }),
+  });
+  const actual = server.listen().port;
   return {
     port: actual,
     url: `ws://127.0.0.1:${actual}`,
     setHandler(h) {
       handler = h;
     },
+    metrics: () => server.metrics(),
     async close() {
-      await server.shutdown();
+      await server.close();
     },
   };
 }
@@ -98,7 +108,7 @@ export function startNode(
   const mesh = new Mesh({ selfId: id, ...options });
   const events: MeshEvent[] = [];
   mesh.onEvent((event) => events.push(event));
-  server.setHandler((request, info) => mesh.handleRequest(request, info));
+  server.setHandler((request, client) => mesh.handleRequest(request, client));
   if (start) mesh.start();
   return {
     id,

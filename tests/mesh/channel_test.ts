@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { connectChannel, type SecureChannel } from "../../src/mesh/client.ts";
-import { FrameSealer } from "../../src/mesh/frame.ts";
+import { FrameSealer, PLAINTEXT_BYTES_MAX } from "../../src/mesh/frame.ts";
 import { ClientHandshake } from "../../src/mesh/handshake.ts";
 import type { MeshOptions } from "../../src/mesh/mesh.ts";
 import {
@@ -244,7 +244,10 @@ Deno.test("a 1 MiB frame is refused before and after the handshake", async () =>
     const before = openRaw(`${node.server.url}/clustd/v1/peer`);
     assert.ok(await before.opened);
     before.ws.send(new Uint8Array(ONE_MIB));
-    assert.equal((await before.closed).code, 1009);
+    // Refused from the frame header and the TCP connection closed at once;
+    // the client may see our 1009 or, when the close overtakes its own
+    // unsent megabyte, an abnormal close.
+    assert.ok([1009, 1006, 0].includes((await before.closed).code));
     assert.equal(node.mesh.metrics().handshakeFailures.too_large, 1);
 
     const { raw, sealer } = await rawControl(node.server.url);
@@ -253,7 +256,7 @@ Deno.test("a 1 MiB frame is refused before and after the handshake", async () =>
     const big = new Uint8Array(ONE_MIB);
     big.set(await sealer.seal(FrameSealer.encode({ x: 1 })!));
     raw.ws.send(big);
-    assert.equal((await raw.closed).code, 1009);
+    assert.ok([1009, 1006, 0].includes((await raw.closed).code));
     assert.equal(node.mesh.metrics().frameErrors.too_large, 1);
     assert.match(await served[0]!.closed, /too_large/);
 
@@ -264,6 +267,28 @@ Deno.test("a 1 MiB frame is refused before and after the handshake", async () =>
     });
     assert.equal(channel.send({ blob: "x".repeat(ONE_MIB) }), false);
     assert.equal(channel.send({ small: 1 }), true);
+    channel.close();
+    await channel.closed;
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("the largest message that fits one frame travels both ways", async () => {
+  const node = lonelyNode();
+  const largest = "x".repeat(PLAINTEXT_BYTES_MAX - 2);
+  node.mesh.onChannel("control", (ch) => ch.onMessage((m) => ch.send(m)));
+  try {
+    const channel = await connectChannel(node.server.url, {
+      kind: "control",
+      psk: SECRET,
+      selfId: "cli",
+    });
+    const got: unknown[] = [];
+    channel.onMessage((m) => got.push(m));
+    assert.equal(channel.send(largest), true);
+    await waitFor(() => got.length === 1, 2000, "the echo");
+    assert.equal(got[0], largest);
     channel.close();
     await channel.closed;
   } finally {
@@ -298,7 +323,7 @@ Deno.test("control channels carry messages both ways", async () => {
 });
 
 Deno.test("a driver token opens driver channels only", async () => {
-  const node = lonelyNode({ driverToken: DRIVER_TOKEN });
+  const node = lonelyNode({ driverKey: () => DRIVER_TOKEN });
   const drivers: SecureChannel[] = [];
   node.mesh.onChannel("driver", (ch) => drivers.push(ch));
   try {
@@ -350,10 +375,19 @@ Deno.test("driver channels are refused when no driver token is configured", asyn
 });
 
 Deno.test("500 connections at once from one address leave the node and its peers up", async () => {
-  const nodes = startCluster(3, { handshakeTimeoutMs: 500 });
+  // The attacker shares this process (and its event loop) with all three
+  // nodes: creating 500 WebSockets alone blocks it for about half a second,
+  // so the peer timeout is set above that; tests/hostile runs the real
+  // attacks against separate processes at 5x tighter timings.
+  const nodes = startCluster(3, {
+    handshakeTimeoutMs: 500,
+    peerTimeoutMs: 3000,
+  });
   const flood: Raw[] = [];
   try {
     await waitFor(() => fullMesh(nodes), 3000, "a full mesh of 3");
+    // Let duplicate dials of the start settle before counting.
+    await delay(1000);
     const target = nodes[0]!;
     const downsBefore = nodes.flatMap((n) =>
       n.events
@@ -364,14 +398,26 @@ Deno.test("500 connections at once from one address leave the node and its peers
       }
       const opened = await Promise.all(flood.map((raw) => raw.opened));
       const admitted = opened.filter(Boolean).length;
-      assert.ok(admitted > 0 && admitted <= 16, `${admitted} admitted`);
+      // At most 16 at a time; the listener takes at most 250 connections a
+      // second, so later ones may find the slots of handshakes that timed
+      // out (500 ms here) and were closed.
+      assert.ok(admitted > 0 && admitted <= 100, `${admitted} admitted`);
       const metrics = target.mesh.metrics();
-      // Every connection that was not admitted was refused by the cap (a
-      // loaded machine might also drop a few at the TCP backlog).
+      const listener = target.server.metrics();
+      const refused = metrics.admissionsRefused +
+        Object.values(listener.connectionsRefused).reduce((a, b) => a + b, 0);
+      // Every connection that was not admitted was refused by a cap: the
+      // listener's open connections per source, then the handshakes in
+      // progress. Deno's WebSocket client retries a few upgrades whose
+      // connection was closed at accept, so a few more may be refused.
       assert.ok(
-        metrics.admissionsRefused >= 400 &&
-          metrics.admissionsRefused <= 500 - admitted,
-        `${metrics.admissionsRefused} refused`,
+        refused >= 500 - admitted - 10 && refused <= 500 - admitted + 20,
+        `${refused} refused, ${admitted} admitted: ${
+          JSON.stringify([
+            metrics.admissionsRefusedByReason,
+            listener.connectionsRefused,
+          ])
+        }`,
       );
       assert.ok(metrics.handshakesPending <= 16);
       // The admitted ones say nothing and are closed at the handshake timeout.
@@ -383,7 +429,13 @@ Deno.test("500 connections at once from one address leave the node and its peers
     const downsAfter = nodes.flatMap((n) =>
       n.events
     ).filter((e) => e.kind === "peer_down").length;
-    assert.equal(downsAfter, downsBefore);
+    assert.equal(
+      downsAfter,
+      downsBefore,
+      nodes.flatMap((n) => n.events).map((e) =>
+        e.kind === "peer_down" ? e.reason : ""
+      ).filter((r) => r !== "").join("; "),
+    );
     // And the node still admits a legitimate newcomer.
     const channel = await connectChannel(target.server.url, {
       kind: "control",

@@ -117,7 +117,7 @@ Deno.test("the secret never appears in any handshake message", async () => {
   const { client: c, server: s } = await run(client(), server());
   const wire = [...c, ...s].map((step) => JSON.stringify(step.send ?? {}))
     .join();
-  const secretB64 = btoa(String.fromCharCode(...SECRET));
+  const secretB64 = SECRET.toBase64();
   assert.ok(!wire.includes(secretB64));
   assert.ok(!wire.includes(JSON.stringify([...SECRET])));
 });
@@ -204,6 +204,24 @@ Deno.test("an id not in the peer list cannot open a peer channel", async () => {
   assert.match(seen.message, /unknown peer id "intruder"/);
 });
 
+Deno.test("without the secret, a known and an unknown id get the same answers", async () => {
+  // Which ids exist is told only to a client that proved the key.
+  const answers = [];
+  for (const id of ["n2", "intruder", "n1"]) {
+    const { server: s } = await run(
+      client({ id, psk: OTHER_SECRET }),
+      server(),
+    );
+    const welcome = s[0]?.send as Record<string, unknown> | undefined;
+    assert.equal(welcome?.type, "welcome", id);
+    const seen = failureOf(s);
+    answers.push([seen.failure, seen.message, s.at(-1)?.send]);
+  }
+  assert.deepEqual(answers[1], answers[0]);
+  assert.deepEqual(answers[2], answers[0]);
+  assert.equal(answers[0]![0], "auth");
+});
+
 Deno.test("a server presenting an unexpected id is refused by the client", async () => {
   const { client: c } = await run(client({ expectedPeerId: "n9" }), server());
   const seen = failureOf(c);
@@ -260,7 +278,7 @@ Deno.test("a tampered welcome fails key confirmation", async () => {
   const welcome = await s.receive(JSON.stringify(hello.send));
   const forged = {
     ...welcome.send,
-    random: btoa(String.fromCharCode(...new Uint8Array(32))),
+    random: new Uint8Array(32).toBase64(),
   };
   const step = await c.receive(JSON.stringify(forged));
   assert.equal(step.result?.ok, false);

@@ -3,16 +3,22 @@
  * the fault suite (and its soak): one `clustd run` per namespace, started
  * with `daemonFlags()` (what `deno task compile` bakes in) through
  * `ip netns exec` and `sh -c exec`, so the child's PID is the daemon's. It
- * listens on its host's 198.18.0.x address; priorities 100/90/80/... (like
- * the keepalived setup); a bash driver whose hooks append `<ms epoch> <node>
- * <event> <term> <master>` to the shared hook log. Every start, kill, stop,
+ * listens on its host's 198.18.0.x address; its own priority 100/90/80/...
+ * (like the keepalived setup, or `priorities`; configs name no peer
+ * priority: nodes advertise their own); a bash driver whose hooks append
+ * `<ms epoch> <node> <event> <term> <master> <reason>` to the shared hook log. Every start, kill, stop,
  * continue, SIGTERM and exit the harness causes is recorded as a lifecycle
  * event for the fault checker.
  *
  * Owns its temp dir, the processes it started (signalled only by PID) and,
  * from `createWithTopology()`, its topology. `close()` is safe to call twice.
  */
-import { type HookLine, parseHookLog, writeHookScript } from "../_hook_log.ts";
+import {
+  type HookLine,
+  type HookScriptOptions,
+  parseHookLog,
+  writeHookScript,
+} from "../_hook_log.ts";
 import {
   clustdArgv,
   randomKey,
@@ -55,6 +61,10 @@ export interface ClustdNetnsOptions {
   hookTimeoutMs?: number;
   /** Keep the temp dir on close (to read logs after a failure). */
   keepDir?: boolean;
+  /** Each host's own `node.priority` by name (default 100, 90, 80, ...). */
+  priorities?: Readonly<Record<string, number>>;
+  /** What the hook script does besides logging its line (e.g. a VIP, a sleep). */
+  hook?: HookScriptOptions;
   /** Run clustd on the first N hosts only (default: all). */
   clustdHosts?: number;
   /** `backend: etcd` with these settings, and no mesh peers. */
@@ -81,6 +91,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   readonly rankDelayMs: number;
   /** Every start/kill/stop/cont/term/exit the harness caused, in order. */
   readonly lifecycle: LifeEvent[] = [];
+  readonly #priorities: Readonly<Record<string, number>>;
 
   private constructor(
     topology: Topology,
@@ -96,11 +107,12 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
       4 * options.heartbeatMs;
     this.leaseMs = Math.floor(LEASE_FRACTION * this.electionTimeoutMs);
     this.rankDelayMs = Math.min(Math.floor(this.heartbeatMs / 10), 100);
+    this.#priorities = options.priorities ?? {};
     Deno.writeTextFileSync(`${this.dir}/secret`, randomKey() + "\n", {
       mode: 0o600,
     });
     const hook = `${this.dir}/hook.sh`;
-    writeHookScript(hook, this.hookLogPath);
+    writeHookScript(hook, this.hookLogPath, options.hook);
     const clustdHosts = topology.hosts.slice(0, options.clustdHosts);
     for (const host of clustdHosts) {
       const node: Node = {
@@ -152,16 +164,14 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
       ? this.topology.hosts.slice(0, options.clustdHosts)
       : [];
     const peers = meshHosts.filter((h) => h !== host).map((h) =>
-      `    - { id: ${h.name}, url: "ws://${h.address}:${NODE_PORT}", role: voter, priority: ${
-        this.priority(h)
-      } }`
+      `    - { id: ${h.name}, url: "ws://${h.address}:${NODE_PORT}", role: voter }`
     ).join("\n");
     return `node:
   id: ${host.name}
   listen: ${host.address}:${NODE_PORT}
   advertise: ws://${host.address}:${NODE_PORT}
   role: voter
-  priority: ${this.priority(host)}
+  priority: ${this.ownPriority(host.name)}
 cluster:
   secret_file: ${this.dir}/secret
   peers:
@@ -177,6 +187,13 @@ drivers:
     demote: ${hook}
     timeout_ms: ${options.hookTimeoutMs ?? 5000}
 `;
+  }
+
+  /** The `node.priority` in `host`'s own config. */
+  ownPriority(host: string): number {
+    const known = this.topology.hosts.find((h) => h.name === host);
+    if (known === undefined) throw new Error(`no host ${host}`);
+    return this.#priorities[host] ?? this.priority(known);
   }
 
   #record(node: string, kind: LifeEvent["kind"]): number {

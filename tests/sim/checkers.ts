@@ -4,7 +4,9 @@
  *      demote or the lease's end on the node's own clock; a paused or crashed
  *      node's lease still counts);
  *   2. at most one master per term (the fencing token is unique);
- *   4. in a stable network with a healthy master, nobody starts an election.
+ *   4. in a stable network with a healthy master, nobody starts an election;
+ *   5. (world.ts) no node promotes while a stepped-down master's demote hook
+ *      runs, for hooks within the budget (schedule.ts stepDownBudgetMs).
  * Checker 3 (liveness) lives in schedule.ts, which owns the phases.
  */
 
@@ -70,7 +72,7 @@ export class Checkers {
     if (effect.kind === "demote") {
       // Preemption hands over to a better node on purpose: the watch for
       // unwanted elections restarts at the next promotion.
-      if (effect.reason === "preempt") this.stableSinceMs = null;
+      if (effect.reason === "preempted") this.stableSinceMs = null;
       else this.#fail("stability", `${node.id} demoted in a stable network`);
       return;
     }

@@ -4,8 +4,7 @@
  * the swarm's checkers running after every event.
  */
 import assert from "node:assert/strict";
-import type { Member } from "../../src/election/types.ts";
-import { type SimTiming, World } from "./world.ts";
+import { type SimMember, type SimTiming, World } from "./world.ts";
 
 const TIMING: SimTiming = {
   heartbeatMs: 100,
@@ -19,13 +18,13 @@ const TIMING: SimTiming = {
 };
 const E = TIMING.electionTimeoutMs;
 
-const THREE: Member[] = [
+const THREE: SimMember[] = [
   { id: "n1", role: "voter", priority: 200 },
   { id: "n2", role: "voter", priority: 100 },
   { id: "n3", role: "voter", priority: 50 },
 ];
 
-function quietCluster(members: Member[] = THREE): World {
+function quietCluster(members: SimMember[] = THREE): World {
   const world = new World(11, members, TIMING, null);
   for (const a of world.nodes) {
     for (const b of world.nodes) {

@@ -9,11 +9,18 @@
  *              (checker 3).
  */
 
-import type { ElectionMutation, Member } from "../../src/election/types.ts";
+import type { ElectionMutation } from "../../src/election/types.ts";
+import { stepDownMarginMs } from "../../src/election/lease.ts";
 import { Prng } from "../../src/election/prng.ts";
 import { healAll, injectFault } from "./faults.ts";
 import { type DelayProfile, maxDelay } from "./delay.ts";
-import { SIM_RHO, type SimTiming, type Violation, World } from "./world.ts";
+import {
+  SIM_RHO,
+  type SimMember,
+  type SimTiming,
+  type Violation,
+  World,
+} from "./world.ts";
 
 /** Cluster shapes: 2 means two voters plus a witness. */
 export const CLUSTER_SIZES = [2, 3, 5, 7] as const;
@@ -45,7 +52,7 @@ export interface ScheduleResult {
   failoverMs: number | null;
 }
 
-function members(prng: Prng, size: ClusterSize): Member[] {
+function members(prng: Prng, size: ClusterSize): SimMember[] {
   const priorities = [0, 50, 100, 100, 150, 200];
   if (size === 2) {
     return [
@@ -54,7 +61,7 @@ function members(prng: Prng, size: ClusterSize): Member[] {
       { id: "w", role: "witness", priority: 0 },
     ];
   }
-  const out: Member[] = [];
+  const out: SimMember[] = [];
   for (let i = 1; i <= size; i++) {
     // Keep the first two eligible so a majority can always elect someone.
     const priority = i <= 2
@@ -101,6 +108,19 @@ function profiles(world: World): Map<string, DelayProfile> {
   return out;
 }
 
+/**
+ * How long a step-down's demote hook may run and still end before any other
+ * node promotes: a voter of the last lease majority refuses votes until E
+ * (its clock) after that round, the leader stepped down L − M (its clock)
+ * after it; both clocks drift by ρ, and a tick may run 0.5 ms late.
+ */
+export function stepDownBudgetMs(timing: SimTiming): number {
+  const { heartbeatMs, electionTimeoutMs, leaseMs } = timing;
+  const margin = stepDownMarginMs(heartbeatMs, leaseMs);
+  return electionTimeoutMs / (1 + SIM_RHO) -
+    (leaseMs - margin) * (1 + SIM_RHO) - 0.5;
+}
+
 /** Runs one schedule; deterministic in `options`. */
 export function runSchedule(options: ScheduleOptions): ScheduleResult {
   const prng = new Prng(options.seed);
@@ -119,6 +139,9 @@ export function runSchedule(options: ScheduleOptions): ScheduleResult {
     world.profiles.set(direction, profile);
   }
   world.demoteDelayMaxMs = 0.5 * simTiming.electionTimeoutMs;
+  world.demoteHookMaxMs = stepDownBudgetMs(simTiming);
+  // Within the restart embargo E, so a start demote never delays liveness.
+  world.startDemoteMaxMs = 0.5 * simTiming.electionTimeoutMs;
   world.prePromoteDelayMaxMs = 0.1 * simTiming.electionTimeoutMs;
   const E = simTiming.electionTimeoutMs;
   const worstDelayMs = Math.max(...[...baseProfiles.values()].map(maxDelay));

@@ -46,6 +46,18 @@ Deno.test("the simulator finds the split brain when a leader ignores its lease",
   assert.ok(found);
 });
 
+Deno.test("the simulator finds a promote during a demote hook without the step-down margin", () => {
+  // The schedules give step-down demote hooks the budget E − L + M; with M
+  // forced to 0 a hook may still run when the new master promotes.
+  let found = null;
+  for (let seed = 1; seed <= 300 && found === null; seed++) {
+    const result = runSchedule({ seed, mutation: "no_step_down_margin" });
+    if (result.violation?.check === "demote before promote") found = result;
+  }
+  assert.ok(found !== null, "no early promote found in 300 seeds");
+  assert.match(found.violation?.message ?? "", /demote hook runs until/);
+});
+
 Deno.test("the same seed replays the same schedule exactly", () => {
   for (const seed of [3, 42, 1001]) {
     const a = runSchedule({ seed });
@@ -102,7 +114,7 @@ Deno.test("sim arguments: --seeds, --seed, --nodes, and clear errors", () => {
 Deno.test("a violation line names the seed, the check and how to replay it", () => {
   const lines: string[] = [];
   const count = runSim(
-    { seeds: 10, seed: 1, nodes: undefined, verbose: false },
+    { seeds: 40, seed: 1, nodes: undefined, verbose: false },
     (line) => lines.push(line),
     "skip_lease_refusal",
   );
@@ -117,7 +129,7 @@ Deno.test("a violation line names the seed, the check and how to replay it", () 
     lines.some((line) => /^ +[\d.]+ms n\d +PROMOTE/.test(line)),
     "the trace shows promotions",
   );
-  assert.equal(lines.at(-1), `sim: 10 schedules, ${count} violations`);
+  assert.equal(lines.at(-1), `sim: 40 schedules, ${count} violations`);
 });
 
 Deno.test("seeds that once found a liveness or safety bug stay clean", () => {

@@ -34,6 +34,11 @@ export interface SimTiming {
   prePromote: boolean;
 }
 
+/** A member and the priority its own config gives it (advertised to peers). */
+export interface SimMember extends Member {
+  priority: number;
+}
+
 /** Clock-rate drift bound ρ of the simulated machines. */
 export const SIM_RHO = 0.01;
 /** Events per schedule before the simulator declares a livelock. */
@@ -57,6 +62,7 @@ type DeferredInput =
     command: Extract<Input, { kind: "command" }>["command"];
   }
   | { kind: "demote_done"; term: number }
+  | { kind: "start_demote_done" }
   | { kind: "pre_promote_result"; term: number; ok: boolean };
 
 type SimEvent =
@@ -74,7 +80,7 @@ type SimEvent =
 /** A simulated machine running one clustd process (or none when crashed). */
 export interface SimNode {
   id: string;
-  member: Member;
+  member: SimMember;
   rate: number;
   offsetMs: number;
   election: Election | null;
@@ -88,6 +94,8 @@ export interface SimNode {
   masterTerm: number | null;
   /** Real time its lease ends, as of its last step (a paused node keeps it). */
   leaseEndMs: number;
+  /** Real time its demote hook ends (after a step-down), else −∞. */
+  demoteHookEndMs: number;
 }
 
 interface Link {
@@ -116,6 +124,13 @@ export class World {
   /** Probability a pre_promote script vetoes; slow drivers up to these delays. */
   vetoChance = 0;
   demoteDelayMaxMs = 0;
+  /** The start demote (every boot) takes up to this long. */
+  startDemoteMaxMs = 0;
+  /**
+   * A step-down's demote hook takes up to this long; checker 5 proves it
+   * ends before any other node promotes (see `stepDownBudgetMs`).
+   */
+  demoteHookMaxMs = 0;
   prePromoteDelayMaxMs = 0;
   readonly checkers: Checkers;
   onPromote: ((node: SimNode) => void) | null = null;
@@ -124,7 +139,7 @@ export class World {
 
   constructor(
     seed: number,
-    members: Member[],
+    members: SimMember[],
     timing: SimTiming,
     mutation: ElectionMutation | null,
   ) {
@@ -150,6 +165,7 @@ export class World {
       exitAfterStep: false,
       masterTerm: null,
       leaseEndMs: Number.NEGATIVE_INFINITY,
+      demoteHookEndMs: Number.NEGATIVE_INFINITY,
     }));
     for (const node of this.nodes) this.byId.set(node.id, node);
     for (const a of this.nodes) {
@@ -184,7 +200,9 @@ export class World {
     node.incarnation++;
     node.election = new Election({
       selfId: node.id,
-      members: this.nodes.map((n) => n.member),
+      members: this.nodes.map((n) => ({ id: n.id, role: n.member.role })),
+      priority: node.member.priority,
+      startDemote: true,
       ...this.timing,
       twoNode: false,
       seed: this.prng.nextUint32(),
@@ -202,6 +220,12 @@ export class World {
       loseState ? "empty state_dir" : node.disk ?? "",
     );
     this.#step(node, { kind: "tick", nowMs: this.localMs(node) });
+    this.queue.push(this.nowMs + this.prng.between(0, this.startDemoteMaxMs), {
+      kind: "input",
+      node: node.id,
+      incarnation: node.incarnation,
+      input: { kind: "start_demote_done" },
+    });
     for (const peer of this.nodes) {
       if (peer !== node && peer.election !== null) {
         this.schedule(
@@ -218,6 +242,9 @@ export class World {
     if (node.election === null) return;
     this.checkers.crashed(node);
     node.masterTerm = null;
+    // A hook outlives a SIGKILL, but the holder is then the crashed
+    // process's lease (a ghost), which checker 1 counts.
+    node.demoteHookEndMs = Number.NEGATIVE_INFINITY;
     node.election = null;
     node.incarnation++;
     node.tickAtMs = null;
@@ -413,6 +440,7 @@ export class World {
         this.trace.add(this.nowMs, node.id, "DEMOTE", effect);
         node.masterTerm = null;
         this.checkers.decision(node, this.nowMs, effect);
+        this.#startDemoteHook(node, effect);
         if (effect.handover) {
           const delay = this.prng.between(0, this.demoteDelayMaxMs);
           this.queue.push(this.nowMs + delay, {
@@ -447,8 +475,39 @@ export class World {
     }
   }
 
+  /**
+   * A step-down (quorum_lost, or lease_expired) runs the demote hook for up to
+   * `demoteHookMaxMs`. Not after a pause of this node within E: a process
+   * frozen past its step-down point demotes late by design (invariant 3
+   * makes it demote on resume, but the other side may have promoted).
+   */
+  #startDemoteHook(node: SimNode, effect: Effect): void {
+    if (effect.kind !== "demote") return;
+    if (effect.reason !== "quorum_lost" && effect.reason !== "lease_expired") {
+      return;
+    }
+    const pauseEndMs = node.pausedUntilMs;
+    if (
+      pauseEndMs > 0 && this.nowMs - pauseEndMs < this.timing.electionTimeoutMs
+    ) {
+      return;
+    }
+    node.demoteHookEndMs = this.nowMs +
+      this.prng.between(0, this.demoteHookMaxMs);
+  }
+
   #promote(node: SimNode, term: number): void {
     this.trace.add(this.nowMs, node.id, "PROMOTE", { term });
+    for (const other of this.nodes) {
+      if (other !== node && other.demoteHookEndMs > this.nowMs) {
+        this.fail(
+          "demote before promote",
+          `${node.id} promoted in term ${term} while ${other.id}'s demote hook runs until ${
+            other.demoteHookEndMs.toFixed(1)
+          }`,
+        );
+      }
+    }
     node.masterTerm = term;
     node.leaseEndMs = Number.POSITIVE_INFINITY; // set from status right after the step
     this.checkers.promoted(node, term);
