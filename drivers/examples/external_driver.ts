@@ -87,12 +87,12 @@ async function main(): Promise<number> {
     signal: stop.signal,
     async onEvent(event) {
       log(event.event, {
-        reason: event.reason,
         role: event.role,
         term: event.term,
         node: event.nodeId,
         master: event.masterId,
         source: event.source,
+        reason: event.reason,
       });
       if (stateFile !== undefined) await applyRole(event, stateFile);
     },

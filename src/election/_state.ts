@@ -13,6 +13,7 @@ import { Prng } from "./prng.ts";
 import { quorumSize } from "./quorum.ts";
 import { compareRank, rankOf } from "./rank.ts";
 import type {
+  DemoteReason,
   Effect,
   ElectionOptions,
   ElectionState,
@@ -41,7 +42,7 @@ export interface Handover {
   /** Null only for a shutdown with nobody to hand over to. */
   target: string | null;
   requestId: string | null;
-  reason: string;
+  reason: DemoteReason | "pre_promote_veto";
 }
 
 /** Everything the core remembers between steps. */

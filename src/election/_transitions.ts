@@ -38,20 +38,42 @@ export function demoteIfPromoted(
 }
 
 /** Internal reasons that all mean "a message of a newer term arrived". */
-const NEWER_TERM_REASONS: ReadonlySet<string> = new Set([
+const NEWER_TERM_REASONS = [
   "heartbeat",
   "higher_term_ack",
+  "higher_term_pre_vote",
+  "higher_term_vote",
   "vote_request",
-]);
+] as const;
+
+/**
+ * Why a node becomes a follower: a public demote reason, a newer term, or
+ * one of the reasons that only ever end a campaign or an unpromoted term
+ * (logged; drivers never see them). Every reason is listed here, so a new
+ * one must say which it is.
+ */
+export type FollowReason =
+  | DemoteReason
+  | typeof NEWER_TERM_REASONS[number]
+  | "no_quorum_after_election"
+  | "pre_promote_veto"
+  | "split_vote"
+  | "campaign_timeout"
+  | "ineligible"
+  | "no_longer_eligible"
+  | `defer_to_${string}`;
 
 /**
  * The public reason for a promoted leader that becomes a follower for the
- * internal `reason`. A heartbeat, ack or granted vote request of a newer
- * term all mean a newer term began (the last only in a mutated test core). Any other reason must already be a documented one: a
+ * internal `reason`. A heartbeat, ack, late (pre-)vote answer or granted
+ * vote request of a newer term all mean a newer term began (the last only
+ * in a mutated test core). Any other reason must already be a documented one: a
  * master stepping down for a reason drivers cannot be told is a bug.
  */
-function demoteReasonOf(reason: string): DemoteReason {
-  if (NEWER_TERM_REASONS.has(reason)) return "higher_term";
+function demoteReasonOf(reason: FollowReason): DemoteReason {
+  if ((NEWER_TERM_REASONS as readonly string[]).includes(reason)) {
+    return "higher_term";
+  }
   assert(isDemoteReason(reason), `demote for undocumented reason "${reason}"`);
   return reason;
 }
@@ -65,7 +87,7 @@ export function becomeFollower(
   s: CoreState,
   term: number,
   leaderId: string | null,
-  reason: string,
+  reason: FollowReason,
   keepTimer = false,
 ): void {
   assert(term >= s.term, `becomeFollower to older term ${term} < ${s.term}`);

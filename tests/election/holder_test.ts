@@ -310,3 +310,49 @@ Deno.test("a master whose own loop stalled renews before it applies the step-dow
   assert.deepEqual(net.masters(), [master]);
   assert.deepEqual(ofKind(net.effects(master), "demote"), []);
 });
+
+Deno.test("a master told of a newer term by any message demotes with reason higher_term", () => {
+  const late: Message[] = [
+    {
+      type: "pre_vote_response",
+      term: 9,
+      proposedTerm: 1,
+      granted: false,
+      reason: "stale_term",
+      campaigning: true,
+    },
+    { type: "vote_response", term: 9, granted: false, reason: "stale_term" },
+    {
+      type: "heartbeat_ack",
+      term: 9,
+      round: 1,
+      ok: false,
+      eligible: true,
+      priority: 90,
+    },
+    {
+      type: "heartbeat",
+      term: 9,
+      round: 1,
+      master: true,
+      eligible: true,
+      priority: 90,
+    },
+  ];
+  for (const message of late) {
+    const net = new Net(voters(100, 90, 80));
+    const master = elect(net);
+    const from = master === "a" ? "b" : "a";
+    const effects = net.node(master).step({
+      kind: "message",
+      nowMs: net.nowMs,
+      from,
+      message,
+    });
+    assert.deepEqual(
+      ofKind(effects, "demote").map((d) => d.reason),
+      ["higher_term"],
+      message.type,
+    );
+  }
+});
