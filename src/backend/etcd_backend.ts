@@ -98,6 +98,11 @@ export class EtcdBackend {
     this.#step({ kind: "demote_done", nowMs: this.#now(), term });
   }
 
+  /** The daemon's pause flag changed here: etcd carries it to every node. */
+  setPaused(paused: boolean): void {
+    this.#step({ kind: "pause", nowMs: this.#now(), paused });
+  }
+
   /** The drivers finished the start demote: the node may campaign. */
   startDemoteDone(): void {
     this.#step({ kind: "start_demote_done", nowMs: this.#now() });
@@ -278,22 +283,28 @@ export class EtcdBackend {
           ),
         );
       case "set_pause": {
-        const work = request.paused
+        const { requestId, paused } = request;
+        const work = paused
           ? c.put(key("pause"), "paused")
           : c.delete(key("pause"));
         return this.#track(work.then(
-          () =>
-            this.#hooks.reply(
-              request.requestId,
-              true,
-              request.paused ? "paused: no automatic failover" : "resumed",
-            ),
-          (error: unknown) =>
-            this.#hooks.reply(
-              request.requestId,
-              false,
-              `etcd: ${message(error)}`,
-            ),
+          () => {
+            if (requestId === null) return;
+            const text = paused ? "paused: no automatic failover" : "resumed";
+            this.#hooks.reply(requestId, true, text);
+          },
+          (error: unknown) => {
+            const text = `etcd: ${message(error)}`;
+            if (requestId !== null) this.#hooks.reply(requestId, false, text);
+            else {
+              this.#hooks.log({
+                kind: "log",
+                level: "warn",
+                event: "pause_write_failed",
+                fields: { paused, error: text },
+              });
+            }
+          },
         ));
       }
     }

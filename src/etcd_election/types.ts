@@ -92,6 +92,8 @@ export type EtcdInput =
   | { kind: "command"; nowMs: number; requestId: string; command: EtcdCommand }
   | { kind: "demote_done"; nowMs: number; term: number }
   | { kind: "start_demote_done"; nowMs: number }
+  /** The daemon's cluster-wide pause flag changed here (`clustd pause`). */
+  | { kind: "pause"; nowMs: number; paused: boolean }
   | { kind: "pre_promote_result"; nowMs: number; term: number; ok: boolean }
   /** A full read of the prefix at `revision` (replaces the whole view). */
   | { kind: "snapshot"; nowMs: number; revision: number; changes: KeyChange[] }
@@ -128,7 +130,8 @@ export type EtcdRequest =
   /** Delete the master key if it is ours and leave a handover key. */
   | { kind: "resign"; leaseId: string; handover: HandoverKey }
   /** Put or delete the pause key (answered by the watch). */
-  | { kind: "set_pause"; paused: boolean; requestId: string };
+  /** Put or delete the pause key; `requestId` null: nobody awaits a reply. */
+  | { kind: "set_pause"; paused: boolean; requestId: string | null };
 
 /** What the shell must do, in order. */
 export type EtcdEffect =
