@@ -90,10 +90,16 @@ export class EtcdElectionAdapter {
         case "pre_promote_result":
           return this.#backend.prePromoteResult(input.term, input.ok);
         default:
-          // Time is the backend's own; mesh messages and links do not count.
+          // Time is the backend's own; mesh messages and links do not
+          // count, and the pause flag lives in etcd (see setPaused).
           return;
       }
     });
+  }
+
+  /** Writes the cluster's pause flag to etcd; answers the CLI. */
+  setPaused(paused: boolean): Promise<{ ok: boolean; message: string }> {
+    return this.#backend.setPaused(paused);
   }
 
   /** Status in the mesh core's shape. */

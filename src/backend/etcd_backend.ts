@@ -98,9 +98,24 @@ export class EtcdBackend {
     this.#step({ kind: "demote_done", nowMs: this.#now(), term });
   }
 
-  /** The daemon's pause flag changed here: etcd carries it to every node. */
-  setPaused(paused: boolean): void {
-    this.#step({ kind: "pause", nowMs: this.#now(), paused });
+  /**
+   * `clustd pause` / `resume` with the etcd backend: etcd holds the flag for
+   * every node, so it is written there (the watch brings it to every core).
+   */
+  async setPaused(paused: boolean): Promise<{ ok: boolean; message: string }> {
+    const key = `${this.#o.prefix}/pause`;
+    try {
+      if (paused) await this.#client.put(key, "paused");
+      else await this.#client.delete(key);
+    } catch (error: unknown) {
+      return { ok: false, message: `etcd: ${message(error)}` };
+    }
+    return {
+      ok: true,
+      message: paused
+        ? "paused the cluster (in etcd): no automatic failover until `clustd resume`"
+        : "resumed the cluster (in etcd): automatic failover is on again",
+    };
   }
 
   /** The drivers finished the start demote: the node may campaign. */

@@ -88,18 +88,28 @@ export async function controlRequest(
 }
 
 /** Loads the config, sends a command, prints the reply; returns the exit code. */
-export async function runControlCommand(
+export function runControlCommand(
   values: FlagValues,
   command: Record<string, unknown>,
+): Promise<number> {
+  return runControlRequest(values, { type: "command", command });
+}
+
+/** Loads the config, sends `request`, prints its `reply`; returns the exit code. */
+export async function runControlRequest(
+  values: FlagValues,
+  request: Record<string, unknown>,
 ): Promise<number> {
   const config = await loadConfigOrReport(stringFlag(values, "config"));
   if (typeof config === "number") return config;
   const url = daemonUrl(config, stringFlag(values, "node"));
   try {
-    const reply = await controlRequest(url, config.cluster.secret, {
-      type: "command",
-      command,
-    }, "reply");
+    const reply = await controlRequest(
+      url,
+      config.cluster.secret,
+      request,
+      "reply",
+    );
     const ok = reply["ok"] === true;
     const message = String(reply["message"] ?? "");
     if (ok) console.log(message);
@@ -123,7 +133,11 @@ export function checkNodeFlag(node: string | undefined): string | null {
   return `--node must be a ws:// or wss:// URL, not ${JSON.stringify(node)}`;
 }
 
-/** A command that sends `{type: name}` to a daemon (drain, undrain). */
+/**
+ * A command that sends `{type: name, node?}` to a daemon (drain, undrain):
+ * `ID` names the member it is for (default: the daemon asked); the daemon
+ * forwards it there over the peer mesh.
+ */
 export function simpleControlCommand(
   name: "drain" | "undrain",
   summary: string,
@@ -132,20 +146,26 @@ export function simpleControlCommand(
   return {
     name,
     summary,
-    usage: `Usage: clustd ${name} [--node URL]
+    usage: `Usage: clustd ${name} [ID] [--node URL]
 
 ${description}
+ID names the member (default: the local node); any member forwards it.
 
 Options:
   --node URL    Talk to the daemon at URL instead of the local one`,
     async run(args) {
       const parsed = parseCommandArgs(this, args, {
         options: { node: { type: "string" } },
+        positionalsMax: 1,
       });
       if (typeof parsed === "number") return parsed;
       const bad = checkNodeFlag(stringFlag(parsed.values, "node"));
       if (bad !== null) return usageError(this, bad);
-      return await runControlCommand(parsed.values, { type: name });
+      const id = parsed.positionals[0];
+      return await runControlCommand(
+        parsed.values,
+        id === undefined ? { type: name } : { type: name, node: id },
+      );
     },
   };
 }

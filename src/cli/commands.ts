@@ -10,6 +10,9 @@ import { deriveKeyCommand } from "./derive_key.ts";
 import { cloudInitCommand } from "./cloud_init.ts";
 import { drainCommand } from "./drain.ts";
 import { helpCommand } from "./help.ts";
+import { historyCommand } from "./history.ts";
+import { pauseCommandEntry, resumeCommand } from "./pause.ts";
+import { reloadCommand } from "./reload.ts";
 import { initCommand } from "./init.ts";
 import { keygenCommand } from "./keygen.ts";
 import { runCommand } from "./run.ts";
@@ -27,6 +30,10 @@ export const COMMANDS: readonly Command[] = [
   switchoverCommand,
   drainCommand,
   undrainCommand,
+  historyCommand,
+  pauseCommandEntry,
+  resumeCommand,
+  reloadCommand,
   initCommand,
   keygenCommand,
   deriveKeyCommand,

@@ -6,6 +6,6 @@ import { simpleControlCommand } from "./_control.ts";
 /** The `drain` command. */
 export const drainCommand: Command = simpleControlCommand(
   "drain",
-  "Make this node ineligible (hands over if master)",
-  "Marks the node ineligible to become master; a master hands over first.",
+  "Make a node ineligible (hands over if master)",
+  "Marks a node ineligible to become master; a master hands over first.",
 );

@@ -5,7 +5,6 @@
  */
 
 import denoJson from "../../deno.json" with { type: "json" };
-import { formatIssue, loadConfig } from "../config/load.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { configureLogging, Logger, readDebugEnv } from "../log.ts";
 import {
@@ -22,16 +21,14 @@ const log = new Logger("daemon");
 /** SIGHUP: re-reads the config; applies what may change live, or nothing. */
 async function reload(daemon: Daemon, path: string): Promise<void> {
   log.info("SIGHUP: reloading", { config: path });
-  const result = await loadConfig(path, { programs: true });
-  if (!result.ok) {
-    for (const issue of result.errors) {
-      log.error("reload refused: config error", { error: formatIssue(issue) });
-    }
-    return;
-  }
-  const outcome = await daemon.reload(result.config);
+  const outcome = await daemon.reloadFile();
   if (outcome.ok) log.info("reload done", { result: outcome.message });
-  else log.warn("reload refused, nothing changed", { reason: outcome.message });
+  else {
+    for (const error of outcome.errors) {
+      log.error("reload refused: config error", { error });
+    }
+    log.warn("reload refused, nothing changed", { reason: outcome.message });
+  }
 }
 
 /** Registers `handler` for `signals`; returns the function that removes them. */

@@ -1,4 +1,7 @@
-/** `clustd status`: asks a daemon for its view of the cluster over the control channel. */
+/**
+ * `clustd status`: every member's own view, gathered through one daemon over
+ * the control channel and the peer mesh (`--local`: one daemon's view).
+ */
 
 import type { MemberSnapshot, StatusSnapshot } from "../http/handler.ts";
 import {
@@ -10,7 +13,9 @@ import {
   usageError,
 } from "./_command.ts";
 import { loadConfigOrReport } from "./_config.ts";
-import { checkNodeFlag, controlRequest, daemonUrl } from "./_control.ts";
+import { checkNodeFlag, daemonUrl } from "./_control.ts";
+import { clusterTable, gatherStatus, localStatus } from "./_cluster_view.ts";
+import { ControlSession } from "./_session.ts";
 
 function cell(value: string | number | boolean | null): string {
   if (value === null) return "-";
@@ -23,10 +28,15 @@ export function statusTable(status: StatusSnapshot): string {
   const since = status.master_since === null
     ? ""
     : ` since ${status.master_since}`;
+  const why = status.eligible
+    ? ""
+    : ` (${(status.ineligible ?? []).join("; ")})`;
   const head = [
     `node ${status.id}: ${status.role}, term ${status.term}, quorum ${
       cell(status.quorum)
-    }, eligible ${cell(status.eligible)}${status.drained ? " (drained)" : ""}`,
+    }, eligible ${cell(status.eligible)}${why}${
+      status.paused ? ", cluster PAUSED" : ""
+    }`,
     `master: ${status.master ?? "none"}${
       status.role === "master" ? since : ""
     }`,
@@ -63,18 +73,27 @@ export function statusTable(status: StatusSnapshot): string {
 /** The `status` command. */
 export const statusCommand: Command = {
   name: "status",
-  summary: "Show the cluster as a daemon sees it",
-  usage: `Usage: clustd status [--json] [--node URL]
+  summary: "Show every member's own view of the cluster",
+  usage: `Usage: clustd status [--json] [--local] [--node URL]
 
-Shows the role, term, master and members as the local daemon (address and
-credentials from --config) or the daemon at --node URL sees them.
+Asks the local daemon (address and credentials from --config), or the
+daemon at --node URL, and through it every member over the peer mesh, for
+its own view: role, term, the master it follows, lease remaining, eligible
+(and why not), drained, paused, priority, version, uptime and connected
+peers. An unreachable member is marked; members that name different masters
+are flagged with "!!".
 
 Options:
-  --json        Print the status as JSON
+  --json        Print the views as JSON
+  --local       Only the asked daemon's own view with its member table
   --node URL    Ask the daemon at URL instead of the local one`,
   async run(args) {
     const parsed = parseCommandArgs(this, args, {
-      options: { json: { type: "boolean" }, node: { type: "string" } },
+      options: {
+        json: { type: "boolean" },
+        local: { type: "boolean" },
+        node: { type: "string" },
+      },
     });
     if (typeof parsed === "number") return parsed;
     const node = stringFlag(parsed.values, "node");
@@ -84,17 +103,27 @@ Options:
       stringFlag(parsed.values, "config"),
     );
     if (typeof config === "number") return config;
-    const url = daemonUrl(config, node);
+    const json = parsed.values["json"] === true;
     try {
-      const answer = await controlRequest(url, config.cluster.secret, {
-        type: "status",
-      }, "status");
-      const status = answer["status"] as StatusSnapshot;
-      console.log(
-        parsed.values["json"] === true
-          ? JSON.stringify(status, null, 2)
-          : statusTable(status),
+      const session = await ControlSession.open(
+        daemonUrl(config, node),
+        config.cluster.secret,
       );
+      try {
+        if (parsed.values["local"] === true) {
+          const status = await localStatus(session);
+          console.log(
+            json ? JSON.stringify(status, null, 2) : statusTable(status),
+          );
+        } else {
+          const cluster = await gatherStatus(session);
+          console.log(
+            json ? JSON.stringify(cluster, null, 2) : clusterTable(cluster),
+          );
+        }
+      } finally {
+        await session.close();
+      }
       return EXIT_OK;
     } catch (error: unknown) {
       console.error(

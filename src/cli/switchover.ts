@@ -15,9 +15,10 @@ export const switchoverCommand: Command = {
   usage: `Usage: clustd switchover [--to ID] [--node URL]
 
 Asks the master to hand over: it runs its demote drivers, then tells the
-target (--to ID, else the best eligible backup) to take over at once.
-Refused, with the reason, when there is no quorum or the target is unknown,
-a witness, or ineligible.
+target (--to ID, else the best eligible backup) to take over at once. Works
+on any member: the daemon asked forwards it to the master. Refused, with the
+reason, when there is no quorum, no master, or the target is unknown, a
+witness, priority 0, the master already, or ineligible (and why).
 
 Options:
   --to ID       The node that should become master

@@ -6,6 +6,6 @@ import { simpleControlCommand } from "./_control.ts";
 /** The `undrain` command. */
 export const undrainCommand: Command = simpleControlCommand(
   "undrain",
-  "Make this node eligible again",
+  "Make a drained node eligible again",
   "Makes a drained node eligible to become master again.",
 );

@@ -202,6 +202,11 @@ export function readCluster(
       INTEGER_RULES.preemptDelayMs,
       INTEGER_RULES.preemptDelayMs.default,
     ),
+    handoverDrainMs: section.integer(
+      "handover_drain_ms",
+      INTEGER_RULES.handoverDrainMs,
+      INTEGER_RULES.handoverDrainMs.default,
+    ),
     twoNode: section.boolean("two_node", false),
     statusAllow: readStatusAllow(section),
     ...readBackend(section, resolve, readFile),

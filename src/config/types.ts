@@ -54,6 +54,8 @@ export interface ClusterConfig {
   minHoldMs: number;
   preempt: boolean;
   preemptDelayMs: number;
+  /** Planned handovers: /master answers 503 this long before the demote (0 = none). */
+  handoverDrainMs: number;
   twoNode: boolean;
   /** Optional path of the token external drivers authenticate with. */
   driverTokenFile?: string;

@@ -5,12 +5,59 @@
 
 import type { MetricFamily } from "../http/metrics.ts";
 import type { MeshMetrics } from "../mesh/mesh.ts";
+import type { FrameError } from "../mesh/frame.ts";
+import type { HandshakeFailure } from "../mesh/handshake.ts";
+import type { CheckStatus } from "./check_host.ts";
 import type { DriverStats } from "./driver_host.ts";
 
-function byReason(record: Partial<Record<string, number>>) {
-  return Object.entries(record).sort(([a], [b]) => a < b ? -1 : 1).map((
-    [reason, value],
-  ) => ({ labels: { reason }, value: value ?? 0 }));
+/**
+ * Every handshake failure reason, so each counter has a sample (0) before
+ * the first failure; a Record so a new reason fails type checking here.
+ */
+const HANDSHAKE_REASONS: Record<HandshakeFailure, true> = {
+  auth: true,
+  version: true,
+  fingerprint: true,
+  identity: true,
+  kind: true,
+  malformed: true,
+  timeout: true,
+  too_large: true,
+  closed: true,
+  capacity: true,
+};
+
+/** Every admission refusal reason (see HANDSHAKE_REASONS). */
+const ADMISSION_REASONS: Record<
+  keyof MeshMetrics["admissionsRefusedByReason"],
+  true
+> = {
+  handshakes_total: true,
+  handshakes_per_source: true,
+  rate_per_source: true,
+  rate_total: true,
+};
+
+/** Every frame error reason (see HANDSHAKE_REASONS). */
+const FRAME_REASONS: Record<FrameError, true> = {
+  too_large: true,
+  truncated: true,
+  replayed: true,
+  out_of_order: true,
+  tampered: true,
+  malformed: true,
+  exhausted: true,
+};
+
+function byReason(
+  known: Record<string, true>,
+  record: Partial<Record<string, number>>,
+) {
+  const reasons = new Set([...Object.keys(known), ...Object.keys(record)]);
+  return [...reasons].sort().map((reason) => ({
+    labels: { reason },
+    value: record[reason] ?? 0,
+  }));
 }
 
 /** Handshake, frame and traffic counters of the mesh. */
@@ -30,13 +77,13 @@ export function meshFamilies(metrics: MeshMetrics): MetricFamily[] {
       name: "clustd_handshake_failures_total",
       help: "Refused or failed handshakes by reason",
       type: "counter",
-      samples: byReason(metrics.handshakeFailures),
+      samples: byReason(HANDSHAKE_REASONS, metrics.handshakeFailures),
     },
     {
       name: "clustd_frame_errors_total",
       help: "Received frames rejected (replayed, tampered, ...) by reason",
       type: "counter",
-      samples: byReason(metrics.frameErrors),
+      samples: byReason(FRAME_REASONS, metrics.frameErrors),
     },
     counter(
       "clustd_connections_total",
@@ -47,7 +94,7 @@ export function meshFamilies(metrics: MeshMetrics): MetricFamily[] {
       name: "clustd_admissions_refused_total",
       help: "Upgrades refused by the unauthenticated caps and rates, by reason",
       type: "counter",
-      samples: byReason(metrics.admissionsRefusedByReason),
+      samples: byReason(ADMISSION_REASONS, metrics.admissionsRefusedByReason),
     },
     {
       name: "clustd_unauthenticated_connections",
@@ -125,6 +172,33 @@ export function driverFamilies(stats: DriverStats): MetricFamily[] {
       help: "Duration of the last driver action",
       type: "gauge",
       samples: per((s) => s.lastDurationMs / 1000),
+    },
+  ];
+}
+
+/** State, consecutive failures and last duration per check. */
+export function checkFamilies(checks: CheckStatus[]): MetricFamily[] {
+  const per = (pick: (c: CheckStatus) => number) =>
+    checks.map((c) => ({ labels: { check: c.id }, value: pick(c) }));
+  return [
+    {
+      name: "clustd_check_healthy",
+      help:
+        "1 while the check passes (after rise successes), 0 after fall failures",
+      type: "gauge",
+      samples: per((c) => c.healthy ? 1 : 0),
+    },
+    {
+      name: "clustd_check_consecutive_failures",
+      help: "Failed runs of the check in a row (ineligible at fall)",
+      type: "gauge",
+      samples: per((c) => c.failuresInRow),
+    },
+    {
+      name: "clustd_check_duration_seconds",
+      help: "Duration of the check's last run",
+      type: "gauge",
+      samples: per((c) => c.lastDurationMs / 1000),
     },
   ];
 }

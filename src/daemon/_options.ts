@@ -39,6 +39,7 @@ export function electionOptions(
     minHoldMs: cluster.minHoldMs,
     preempt: cluster.preempt,
     preemptDelayMs: cluster.preemptDelayMs,
+    handoverDrainMs: cluster.handoverDrainMs,
     twoNode: cluster.twoNode,
     prePromote: start.prePromote,
     seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 1,

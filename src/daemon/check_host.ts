@@ -44,6 +44,10 @@ export interface CheckStatus {
   failuresInRow: number;
   /** What the last run said: `exit 0`, `exit 3`, `timed out after 200 ms`... */
   lastResult: string;
+  rise: number;
+  fall: number;
+  /** Duration of the last run (0 before the first). */
+  lastDurationMs: number;
 }
 
 /** Rise/fall counter of one check; starts unhealthy unless told otherwise. */
@@ -93,9 +97,11 @@ class CheckLoop {
   readonly config: CheckConfig;
   readonly counter: RiseFall;
   lastResult = "not run yet";
+  lastDurationMs = 0;
   readonly #client: WorkerClient;
   readonly #killPath: string | null;
   readonly #onResult: (loop: CheckLoop) => void;
+  readonly #log: Logger;
   #stopped = false;
   #wake: (() => void) | null = null;
   #running: Promise<void> | null = null;
@@ -111,6 +117,7 @@ class CheckLoop {
     this.counter = new RiseFall(config.rise, config.fall, startHealthy);
     this.#killPath = killPath;
     this.#onResult = onResult;
+    this.#log = log;
     this.#client = new WorkerClient(
       `check ${config.id}`,
       () => spawnCheckWorker(config, killPath),
@@ -145,11 +152,23 @@ class CheckLoop {
       const startedMs = performance.now();
       const ok = await this.#runOnce();
       if (this.#stopped) return;
+      this.lastDurationMs = performance.now() - startedMs;
       const flipped = this.counter.record(ok);
+      if (!ok) this.#logFailure();
       if (flipped) this.#onResult(this);
       const elapsedMs = performance.now() - startedMs;
       await this.#sleep(Math.max(0, this.config.intervalMs - elapsedMs));
     }
+  }
+
+  /** Every failed run, as n/fall (the node turns ineligible at fall/fall). */
+  #logFailure(): void {
+    const fields = {
+      check: this.config.id,
+      failures: `${this.counter.failuresInRow}/${this.config.fall}`,
+      result: this.lastResult,
+    };
+    this.#log.warn("check failed", fields);
   }
 
   async #runOnce(): Promise<boolean> {
@@ -321,6 +340,9 @@ export class CheckHost {
       successesInRow: loop.counter.successesInRow,
       failuresInRow: loop.counter.failuresInRow,
       lastResult: loop.lastResult,
+      rise: loop.config.rise,
+      fall: loop.config.fall,
+      lastDurationMs: loop.lastDurationMs,
     }));
   }
 

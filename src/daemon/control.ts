@@ -1,19 +1,16 @@
 /**
  * The daemon's side of the authenticated non-peer channels: the CLI's control
- * channel (status, switchover, drain, undrain) and external drivers (the
+ * channel (status; operator requests go to operator.ts) and external drivers (the
  * original clustd's DriverMachine). Validates every message; a bad one
  * closes that channel only. Decides nothing: commands go to the core.
  */
 
 import type { Config } from "../config/types.ts";
-import type { Command } from "../election/types.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 import { Logger } from "../log.ts";
 import type { SecureChannel } from "../mesh/mesh.ts";
 import type { RoleEvent } from "./driver_host.ts";
 
-/** Pending command replies kept at most (older ones are answered with an error). */
-const PENDING_REPLIES_MAX = 256;
 /** Control channels open at once. */
 const CONTROL_CHANNELS_MAX = 32;
 /** How long a refused external driver may read the refusal before we close. */
@@ -23,7 +20,10 @@ const REFUSAL_LINGER_MS = 1000;
 export interface ControlServerOptions {
   config: Config;
   status(): StatusSnapshot;
-  command(requestId: string, command: Command): void;
+  /** Operator requests (operator.ts); undefined when not one of them. */
+  operator(
+    record: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> | undefined;
 }
 
 /** Wire form of a role event for external drivers (same names as the env). */
@@ -39,32 +39,10 @@ export function roleEventWire(event: RoleEvent): Record<string, unknown> {
   };
 }
 
-function parseCommand(value: unknown): Command | string {
-  if (typeof value !== "object" || value === null) {
-    return "command must be an object";
-  }
-  const record = value as Record<string, unknown>;
-  switch (record["type"]) {
-    case "switchover": {
-      const to = record["to"];
-      if (to === undefined || to === null) return { type: "switchover" };
-      if (typeof to !== "string") return "switchover.to must be a string";
-      return { type: "switchover", to };
-    }
-    case "drain":
-      return { type: "drain" };
-    case "undrain":
-      return { type: "undrain" };
-    default:
-      return `unknown command ${JSON.stringify(record["type"])}`;
-  }
-}
-
 /** Serves control and external-driver channels for one daemon. */
 export class ControlServer {
   #options: ControlServerOptions;
   readonly #log = new Logger("control");
-  readonly #pending = new Map<string, SecureChannel>();
   readonly #controls = new Set<SecureChannel>();
   readonly #drivers = new Map<string, SecureChannel>();
   readonly #refusing = new Set<SecureChannel>();
@@ -73,7 +51,6 @@ export class ControlServer {
   readonly #acked = new Map<string, string>();
   /** Re-checked on every ack and disconnect by `acked()`. */
   readonly #ackListeners = new Set<() => void>();
-  #sequence = 0;
 
   constructor(options: ControlServerOptions) {
     this.#options = options;
@@ -106,38 +83,21 @@ export class ControlServer {
       channel.send({ type: "status", status: this.#options.status() });
       return;
     }
-    if (record["type"] !== "command") {
+    const answer = this.#options.operator(record);
+    if (answer === undefined) {
       this.#log.warn("closing control channel: unexpected message", {
         type: String(record["type"]),
       });
       channel.close("unexpected message");
       return;
     }
-    const command = parseCommand(record["command"]);
-    if (typeof command === "string") {
-      channel.send({ type: "reply", ok: false, message: command });
-      return;
-    }
-    if (this.#pending.size >= PENDING_REPLIES_MAX) {
+    answer.then((reply) => channel.send(reply), (error: unknown) => {
       channel.send({
         type: "reply",
         ok: false,
-        message: "too many pending commands",
+        message: error instanceof Error ? error.message : String(error),
       });
-      return;
-    }
-    const requestId = `ctl-${++this.#sequence}`;
-    this.#pending.set(requestId, channel);
-    this.#log.info("command", { request: requestId, command: command.type });
-    this.#options.command(requestId, command);
-  }
-
-  /** Routes the core's answer to the channel that asked. */
-  reply(requestId: string, ok: boolean, message: string): void {
-    const channel = this.#pending.get(requestId);
-    this.#pending.delete(requestId);
-    this.#log.info("command reply", { request: requestId, ok, message });
-    channel?.send({ type: "reply", ok, message });
+    });
   }
 
   /** Takes an authenticated external-driver channel; it must say hello first. */

@@ -26,7 +26,7 @@ import { monotonicMs } from "./clock.ts";
 import { ControlServer } from "./control.ts";
 import { CheckHost } from "./check_host.ts";
 import { DriverHost, type RoleEvent } from "./driver_host.ts";
-import { driverFamilies, meshFamilies } from "./_families.ts";
+import { checkFamilies, driverFamilies, meshFamilies } from "./_families.ts";
 import {
   buildSnapshot,
   type DaemonCounters,
@@ -37,6 +37,7 @@ import { describeUpdate, planReload, prepareReload } from "./reload.ts";
 import { type DaemonKeys, deriveDaemonKeys } from "./_keys.ts";
 import { runStartDemote, startEvent } from "./_start_demote.ts";
 import { electionOptions, meshOptions } from "./_options.ts";
+import { Operator } from "./operator.ts";
 import type { StatusSnapshot } from "../http/handler.ts";
 
 /** Longest the daemon waits for a handover on SIGTERM before exiting anyway. */
@@ -69,12 +70,15 @@ export class Daemon {
   #drivers!: DriverHost;
   #checks!: CheckHost;
   #control!: ControlServer;
+  #operator!: Operator;
   #server: HttpServer | null = null;
   #keys: DaemonKeys = { webhookKey: new Uint8Array(), driverKeys: new Map() };
   #timer: ReturnType<typeof setTimeout> | null = null;
   #lastNowMs = 0;
   #startMs = 0;
   #stopping = false;
+  /** Set once a stopping master has handed over: peers' messages are ignored. */
+  #closing = false;
   #masterSinceWallMs: number | null = null;
   #demoteDoneTerm = -1;
   /** The reload in progress (resolved when none). */
@@ -125,6 +129,20 @@ export class Daemon {
         startMs: this.#startMs,
         prePromote: this.#drivers.hasPrePromote(),
       }));
+    this.#operator = new Operator({
+      config: () => this.#config,
+      snapshot: () => this.snapshot(),
+      command: (requestId, command) => this.command(requestId, command),
+      send: (peer, message) => this.#mesh?.send(peer, message) ?? false,
+      setPaused: (paused) => {
+        this.#step({ kind: "pause", nowMs: this.#now(), paused });
+        this.#schedule();
+      },
+      reload: (next) => this.reload(next),
+    });
+    if (this.#operator.paused()) {
+      this.#step({ kind: "pause", nowMs: this.#now(), paused: true });
+    }
     await this.#drivers.start();
     const bootEvent = this.#startDemote(persisted?.term ?? 0);
     this.#checks = this.#newCheckHost(config);
@@ -141,7 +159,8 @@ export class Daemon {
     this.#control = new ControlServer({
       config,
       status: () => this.snapshot(),
-      command: (requestId, command) => this.command(requestId, command),
+      operator: (record) =>
+        this.#etcdPause(record) ?? this.#operator.control(record),
     });
     // External drivers that connect learn the start demote as the state.
     this.#control.broadcastRoleEvent(bootEvent);
@@ -169,6 +188,13 @@ export class Daemon {
       role: config.node.role,
       priority: config.node.priority,
       term: persisted?.term ?? 0,
+      paused: this.#operator.paused(),
+    });
+    this.#operator.record({
+      term: persisted?.term ?? 0,
+      from: "stopped",
+      to: config.node.role === "witness" ? "witness" : "backup",
+      reason: "start",
     });
     this.#schedule();
   }
@@ -185,6 +211,17 @@ export class Daemon {
       this.#schedule();
     });
     return event;
+  }
+
+  /** With the etcd backend, `clustd pause`/`resume` write etcd's flag. */
+  #etcdPause(
+    record: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> | undefined {
+    if (!(this.#election instanceof EtcdElectionAdapter)) return undefined;
+    if (record["type"] !== "pause") return undefined;
+    return this.#election.setPaused(record["paused"] === true).then(
+      (outcome) => ({ type: "reply", ...outcome }),
+    );
   }
 
   #newCheckHost(config: Config): CheckHost {
@@ -218,6 +255,7 @@ export class Daemon {
     return handleProbe(request, client.address, {
       snapshot: () => this.snapshot(),
       metrics: () => this.metrics(),
+      history: () => this.#operator.history.entries(),
       statusAllow: this.#config.cluster.statusAllow,
     });
   }
@@ -230,13 +268,22 @@ export class Daemon {
   }
 
   #onMeshEvent(event: MeshEvent): void {
-    if (this.#stopping && event.kind === "message") return;
+    // A stopping master still takes its peers' acks until it has handed
+    // over: a handover wait (handover_drain_ms) keeps renewing its lease.
+    if (this.#closing && event.kind === "message") return;
+    // Operator messages (status, history, forwarded commands, pause) share
+    // the peer channel but never reach the election core.
+    if (
+      event.kind === "message" &&
+      this.#operator.relay.handle(event.peer, event.message)
+    ) return;
     // Tick first: after a stall (SIGSTOP, GC) the core must see the time and
     // drop an expired lease before it reacts to anything a peer says.
     this.#step({ kind: "tick", nowMs: this.#now() });
     const nowMs = this.#now();
     if (event.kind === "peer_up") {
       this.#step({ kind: "peer_up", nowMs, peer: event.peer });
+      this.#operator.onPeerUp(event.peer);
     } else if (event.kind === "peer_down") {
       this.#step({ kind: "peer_down", nowMs, peer: event.peer });
     } else {
@@ -276,7 +323,9 @@ export class Daemon {
         this.#runPrePromote(effect.term);
         return;
       case "reply":
-        this.#control?.reply(effect.requestId, effect.ok, effect.message);
+        // Commands from the CLI and peers wait in the operator; the
+        // shutdown command of stop() has nobody waiting.
+        this.#operator.reply(effect.requestId, effect.ok, effect.message);
         return;
       case "log":
         this.#logDecision(effect);
@@ -319,7 +368,8 @@ export class Daemon {
     this.#masterSinceWallMs = Date.now();
     this.#promoteReason = reason;
     const event = this.#roleEvent("promote", term, reason);
-    this.#log.info("promote", { term, reason, node: this.#config.node.id });
+    // The core's `election: promote` line is the one log line of a promote.
+    this.#operator.record({ term, from: "backup", to: "master", reason });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
   }
@@ -328,7 +378,8 @@ export class Daemon {
     this.#counters.demotions++;
     this.#masterSinceWallMs = null;
     const event = this.#roleEvent("demote", term, reason);
-    this.#log.info("demote", { term, reason, handover });
+    // The core's `election: demote` line is the one log line of a demote.
+    this.#operator.record({ term, from: "master", to: "backup", reason });
     this.#drivers.dispatch(event);
     this.#control?.broadcastRoleEvent(event);
     if (!handover) return;
@@ -414,7 +465,14 @@ export class Daemon {
       uptimeMs: monotonicMs() - this.#startMs,
       version: this.#options.version,
       masterSinceWallMs: this.#masterSinceWallMs,
+      checks: this.#checks?.status() ?? [],
+      stopping: this.#stopping,
     });
+  }
+
+  /** Re-reads the config file and applies it (SIGHUP, `clustd reload`). */
+  reloadFile(): Promise<{ ok: boolean; message: string; errors: string[] }> {
+    return this.#operator.reloadFile();
   }
 
   /** Prometheus text for /metrics. */
@@ -426,6 +484,7 @@ export class Daemon {
         ? []
         : httpServerFamilies(this.#server.metrics())),
       ...driverFamilies(this.#drivers.stats()),
+      ...checkFamilies(this.#checks.status()),
     ];
     return renderMetrics(families);
   }
@@ -506,8 +565,16 @@ export class Daemon {
     const wasMaster = this.#election.status(this.#now()).role === "master";
     this.command("shutdown", { type: "shutdown" });
     if (wasMaster) await this.#awaitHandover();
+    this.#closing = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#operator.close();
+    this.#operator.record({
+      term: this.#election.status(this.#now()).term,
+      from: this.#election.status(this.#now()).role,
+      to: "stopped",
+      reason: "shutdown",
+    });
     await this.#checks.stop();
     if (this.#election instanceof EtcdElectionAdapter) {
       await this.#election.stop();

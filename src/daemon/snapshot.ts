@@ -9,6 +9,7 @@ import type { ElectionStatus } from "../election/types.ts";
 import type { MemberSnapshot, StatusSnapshot } from "../http/handler.ts";
 import type { MetricFamily } from "../http/metrics.ts";
 import type { PeerStatus } from "../mesh/mesh.ts";
+import type { CheckStatus } from "./check_host.ts";
 
 /** Counters the daemon keeps itself. */
 export interface DaemonCounters {
@@ -27,6 +28,32 @@ export interface SnapshotParts {
   uptimeMs: number;
   version: string;
   masterSinceWallMs: number | null;
+  /** Per-check state, for the reasons a node is not eligible. */
+  checks?: CheckStatus[];
+  stopping?: boolean;
+}
+
+/** Why this node is not eligible, in words an operator can act on. */
+export function ineligibleReasons(parts: SnapshotParts): string[] {
+  const { config, election } = parts;
+  if (election.eligible) return [];
+  const reasons: string[] = [];
+  if (config.node.role === "witness") reasons.push("witness");
+  else if (config.node.priority === 0) reasons.push("priority 0");
+  if (election.drained) reasons.push("drained");
+  if (parts.stopping === true) reasons.push("stopping");
+  for (const check of parts.checks ?? []) {
+    if (check.healthy) continue;
+    reasons.push(
+      check.failuresInRow > 0
+        ? `check "${check.id}" failing: ${check.lastResult} (${check.failuresInRow} in a row, fall ${check.fall})`
+        : `check "${check.id}" not passing yet (${check.successesInRow}/${check.rise} successes)`,
+    );
+  }
+  if (reasons.length === 0) {
+    reasons.push("start demote still running, or pre_promote vetoed recently");
+  }
+  return reasons;
 }
 
 function observedRole(
@@ -97,7 +124,9 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
     master: election.masterId,
     quorum: election.quorum,
     eligible: election.eligible,
+    ineligible: ineligibleReasons(parts),
     drained: election.drained,
+    paused: election.paused,
     lease_remaining_ms: Math.max(0, Math.round(election.leaseRemainingMs)),
     master_since: parts.masterSinceWallMs === null
       ? null
@@ -109,6 +138,18 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
 }
 
 const ROLES = ["master", "backup", "witness", "candidate"] as const;
+
+/** Election events counted from 0, so each has a sample before it happens. */
+const KNOWN_EVENTS = [
+  "campaign",
+  "demote",
+  "handover",
+  "pre_vote_granted",
+  "pre_vote_refused",
+  "promote",
+  "vote_granted",
+  "vote_refused",
+] as const;
 
 /** Daemon-level metric families (mesh and drivers add their own). */
 export function daemonFamilies(
@@ -165,8 +206,24 @@ export function daemonFamilies(
       name: "clustd_election_events_total",
       help: "Election decisions by kind",
       type: "counter",
-      samples: [...counters.events.entries()].sort(([a], [b]) => a < b ? -1 : 1)
-        .map(([event, value]) => ({ labels: { event }, value })),
+      samples: [...new Set([...KNOWN_EVENTS, ...counters.events.keys()])]
+        .sort().map((event) => ({
+          labels: { event },
+          value: counters.events.get(event) ?? 0,
+        })),
+    },
+    {
+      name: "clustd_paused",
+      help:
+        "1 while the cluster is paused (clustd pause): no automatic failover",
+      type: "gauge",
+      samples: [{ value: snapshot.paused === true ? 1 : 0 }],
+    },
+    {
+      name: "clustd_lease_remaining_seconds",
+      help: "Time left on the master's lease (0 when not master)",
+      type: "gauge",
+      samples: [{ value: snapshot.lease_remaining_ms / 1000 }],
     },
     {
       name: "clustd_peer_connected",

@@ -20,14 +20,18 @@ function reply(
 
 /** Why `to` cannot take over, or null when it can. */
 function targetProblem(s: CoreState, to: string): string | null {
+  if (to === s.self.id) return `"${to}" is already master`;
   const peer = s.peerById.get(to);
-  if (peer === undefined) return `"${to}" is not a peer of this node`;
+  if (peer === undefined) return `"${to}" is not a member`;
+  if (peer.member.role === "witness") {
+    return `"${to}" is a witness: it votes but never becomes master`;
+  }
   if (!peerAlive(s, peer)) return `"${to}" is not connected`;
   if (!peerCanLead(peer)) {
-    return `"${to}" can never be master (witness or priority 0)`;
+    return `"${to}" has priority 0: it never becomes master`;
   }
   if (peer.eligible !== true) {
-    return `"${to}" is not eligible (checks or drain)`;
+    return `"${to}" is not eligible (failing checks or drained)`;
   }
   return null;
 }
@@ -53,7 +57,7 @@ export function onCommand(
         s,
         requestId,
         true,
-        "undrained: eligible again if checks pass",
+        `undrained ${s.self.id}: eligible again if its checks pass`,
       );
     case "shutdown":
       s.shuttingDown = true;
@@ -104,5 +108,12 @@ function leave(
     return;
   }
   if (s.state !== "follower") becomeFollower(s, s.term, null, reason);
-  reply(s, requestId, true, `${reason}: not master`);
+  reply(
+    s,
+    requestId,
+    true,
+    reason === "drain"
+      ? `drained ${s.self.id}: it will not become master (it was not master)`
+      : `${reason}: ${s.self.id} was not master`,
+  );
 }

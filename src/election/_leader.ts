@@ -7,7 +7,7 @@
 
 import { assert } from "./assert.ts";
 import type { HeartbeatAckMessage } from "./message.ts";
-import type { DemoteReason } from "./types.ts";
+import { type DemoteReason, isDemoteReason } from "./types.ts";
 import {
   bestHandoverTarget,
   broadcast,
@@ -72,9 +72,14 @@ export function checkLease(s: CoreState): void {
   }
 }
 
-/** Sends a lease round when due (every h/2); never while handing over. */
+/**
+ * Sends a lease round when due (every h/2); never once a handover's demote
+ * started. During the handover wait it still renews: the drivers still hold
+ * what a master holds, so the lease must keep every other node out.
+ */
 export function renewIfDue(s: CoreState): void {
-  if (s.state !== "leader" || s.lease === null || s.handover !== null) return;
+  if (s.state !== "leader" || s.lease === null) return;
+  if (s.handover !== null && s.handover.demoteAtMs === null) return;
   if (s.nowMs < s.nextRenewMs) return;
   const round = s.lease.startRound(s.nowMs, s.self.id);
   s.nextRenewMs = s.nowMs + s.opts.heartbeatMs / 2;
@@ -180,13 +185,18 @@ export function startHandover(s: CoreState, request: HandoverRequest): boolean {
   );
   const target = request.to ?? bestHandoverTarget(s);
   if (target === null && !s.shuttingDown) return false;
+  const drainMs = s.opts.handoverDrainMs ?? 0;
   s.handover = {
     term: s.term,
     target,
     requestId: request.requestId,
     reason: request.reason,
+    demoteAtMs: s.promoted && drainMs > 0 ? s.nowMs + drainMs : null,
   };
-  log(s, "info", "handover", { reason: request.reason, target });
+  log(s, "info", "handover", { reason: request.reason, target, drainMs });
+  // With a wait, the master answers 503 as master from now on and demotes
+  // in demoteAfterWait, once a load balancer has stopped sending to it.
+  if (s.handover.demoteAtMs !== null) return true;
   if (s.promoted) {
     assert(request.reason !== "pre_promote_veto", "veto after promotion");
     demoteIfPromoted(s, request.reason, true);
@@ -194,6 +204,32 @@ export function startHandover(s: CoreState, request: HandoverRequest): boolean {
     finishHandover(s);
   }
   return true;
+}
+
+/** Ends the handover wait: demote now (the target campaigns after demote_done). */
+export function demoteAfterWait(s: CoreState): void {
+  const handover = s.handover;
+  if (handover === null || handover.demoteAtMs === null) return;
+  if (s.nowMs < handover.demoteAtMs) return;
+  handover.demoteAtMs = null;
+  if (s.state === "leader" && s.promoted) {
+    // A wait is only ever set on a promoted master, so never for a veto.
+    const reason = handover.reason;
+    assert(isDemoteReason(reason), `handover wait with reason ${reason}`);
+    demoteIfPromoted(s, reason, true);
+    return;
+  }
+  // The lease ran out during the wait (that demote already ran, as a
+  // failure): nothing is left to hand over.
+  if (handover.requestId !== null) {
+    s.out.push({
+      kind: "reply",
+      requestId: handover.requestId,
+      ok: false,
+      message: "lost the lease during the handover wait; not handed over",
+    });
+  }
+  s.handover = null;
 }
 
 /** Demote drivers ran: tell the target to campaign, step down, answer. */
@@ -241,12 +277,13 @@ export function maybeVoluntaryHandover(s: CoreState): void {
     return;
   }
   if (!s.healthy) {
-    if (held) {
+    // Paused: an operator is at work; failing checks move nothing.
+    if (held && !s.paused) {
       startHandover(s, { reason: "check_failed", to: null, requestId: null });
     }
     return;
   }
-  const better = preemptCandidate(s);
+  const better = s.paused ? null : preemptCandidate(s);
   if (better === null) {
     s.preemptSinceMs = null;
     return;
@@ -279,7 +316,11 @@ export function leaderWakeMs(s: CoreState): number {
   let wake = s.lease.acquired
     ? s.lease.untilMs - margin
     : s.leaderSinceMs + s.opts.electionTimeoutMs;
-  if (s.handover === null) wake = Math.min(wake, s.nextRenewMs);
+  const waiting = s.handover?.demoteAtMs ?? null;
+  if (s.handover === null || waiting !== null) {
+    wake = Math.min(wake, s.nextRenewMs);
+  }
+  if (waiting !== null) wake = Math.min(wake, waiting);
   if (s.masterSinceMs !== null) {
     const holdEnd = s.masterSinceMs + s.opts.minHoldMs;
     if (holdEnd > s.nowMs) wake = Math.min(wake, holdEnd);

@@ -43,6 +43,12 @@ export interface Handover {
   target: string | null;
   requestId: string | null;
   reason: DemoteReason | "pre_promote_veto";
+  /**
+   * Handover wait (handoverDrainMs): until then the master still renews its
+   * lease and holds its drivers but no longer reports itself master; then it
+   * demotes. Null once the demote has started (or with no wait).
+   */
+  demoteAtMs: number | null;
 }
 
 /** Everything the core remembers between steps. */
@@ -119,6 +125,8 @@ export interface CoreState {
   vetoUntilMs: number;
   /** The shell's start demote has not finished yet (startDemote option). */
   startDemotePending: boolean;
+  /** Maintenance (see _pause.ts): no automatic campaign, handover or preemption. */
+  paused: boolean;
 }
 
 /** Builds the initial state from validated options. */
@@ -191,6 +199,7 @@ export function createState(opts: ElectionOptions): CoreState {
     shuttingDown: false,
     vetoUntilMs: Number.NEGATIVE_INFINITY,
     startDemotePending: opts.startDemote === true,
+    paused: false,
   };
 }
 

@@ -33,6 +33,7 @@ import {
   becomeLeader,
   becomePreCandidate,
 } from "./_transitions.ts";
+import { pauseRefusal } from "./_pause.ts";
 
 /**
  * Why we must refuse any vote right now, or null. Shared by pre-vote and vote
@@ -56,6 +57,8 @@ function refusalReason(
   // Refuse: we may have acked a leader just before we restarted and forgot
   // when, so a vote now could elect a second master inside that lease.
   if (inRestartEmbargo(s)) return "restart_embargo";
+  const paused = pauseRefusal(s, claim !== null);
+  if (paused !== null) return paused;
   if (!inLease(s) || s.opts.mutation === "skip_lease_refusal") return null;
   // The master we follow stepped down and named this candidate: its lease
   // is no longer used, so the refusal that protects it can be skipped.
@@ -354,6 +357,7 @@ export function requestRetryMs(s: CoreState): number {
  */
 export function tickCampaign(s: CoreState): void {
   if (s.state === "follower") {
+    if (s.paused) return;
     if (!selfEligible(s) || s.nowMs < campaignDueMs(s)) return;
     if (inLease(s)) return;
     becomePreCandidate(
@@ -391,7 +395,9 @@ export function tickCampaign(s: CoreState): void {
 /** Next time campaign work is due. */
 export function campaignWakeMs(s: CoreState): number {
   if (s.state === "follower") {
-    return selfEligible(s) ? campaignDueMs(s) : Number.POSITIVE_INFINITY;
+    return selfEligible(s) && !s.paused
+      ? campaignDueMs(s)
+      : Number.POSITIVE_INFINITY;
   }
   if (s.state === "leader") return Number.POSITIVE_INFINITY;
   return Math.min(

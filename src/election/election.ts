@@ -22,6 +22,7 @@ import {
 } from "./message.ts";
 import {
   checkLease,
+  demoteAfterWait,
   isMaster,
   leaderWakeMs,
   maybeVoluntaryHandover,
@@ -31,6 +32,7 @@ import {
   renewIfDue,
 } from "./_leader.ts";
 import { onCommand } from "./_command.ts";
+import { onPause } from "./_pause.ts";
 import { admitTerms } from "./_term_guard.ts";
 import {
   broadcast,
@@ -138,6 +140,7 @@ export class Election {
     }
     this.#dispatch(input);
     renewIfDue(s);
+    demoteAfterWait(s);
     maybeVoluntaryHandover(s);
     grantDeferredPreVotes(s);
     tickCampaign(s);
@@ -173,6 +176,8 @@ export class Election {
         return onStartDemoteDone(s);
       case "pre_promote_result":
         return onPrePromoteResult(s, input.term, input.ok);
+      case "pause":
+        return onPause(s, input.paused);
     }
   }
 
@@ -222,6 +227,7 @@ export class Election {
       quorum: s.state === "leader" ? leaseValid : aliveCount >= s.quorum,
       eligible: selfEligible(s),
       drained: s.drained,
+      paused: s.paused,
       masterSinceMs: master ? s.masterSinceMs : null,
       members,
     };

@@ -107,6 +107,12 @@ export interface ElectionOptions {
   startDemote?: boolean;
   /** Tests only: see ElectionMutation. */
   mutation?: ElectionMutation;
+  /**
+   * Planned handovers: the master stops answering as master (probes 503)
+   * this long before its demote drivers run, still renewing its lease, so
+   * a load balancer stops sending first. 0 or absent = demote at once.
+   */
+  handoverDrainMs?: number;
 }
 
 /** Operator commands from the control channel or signals. */
@@ -126,7 +132,8 @@ export type Input =
   | { kind: "command"; nowMs: number; requestId: string; command: Command }
   | { kind: "demote_done"; nowMs: number; term: number }
   | { kind: "start_demote_done"; nowMs: number }
-  | { kind: "pre_promote_result"; nowMs: number; term: number; ok: boolean };
+  | { kind: "pre_promote_result"; nowMs: number; term: number; ok: boolean }
+  | { kind: "pause"; nowMs: number; paused: boolean };
 
 /** Scalar values a log line may carry. */
 export type LogValue = string | number | boolean | null;
@@ -182,6 +189,8 @@ export interface ElectionStatus {
   quorum: boolean;
   eligible: boolean;
   drained: boolean;
+  /** Cluster maintenance: no automatic campaign, handover or preemption. */
+  paused: boolean;
   masterSinceMs: number | null;
   members: MemberStatus[];
 }

@@ -134,14 +134,7 @@ function dispatch(s: EtcdState, input: EtcdInput): void {
     case "start_demote_done":
       s.startDemoted = true;
       return;
-    case "pause":
-      // etcd holds the flag for every node: write it unless it is so.
-      if (input.paused === s.view.paused) return;
-      return request(s, {
-        kind: "set_pause",
-        paused: input.paused,
-        requestId: null,
-      });
+
     case "pre_promote_result":
       return onPrePromoteResult(s, input.term, input.ok);
     case "snapshot": {

@@ -92,8 +92,6 @@ export type EtcdInput =
   | { kind: "command"; nowMs: number; requestId: string; command: EtcdCommand }
   | { kind: "demote_done"; nowMs: number; term: number }
   | { kind: "start_demote_done"; nowMs: number }
-  /** The daemon's cluster-wide pause flag changed here (`clustd pause`). */
-  | { kind: "pause"; nowMs: number; paused: boolean }
   | { kind: "pre_promote_result"; nowMs: number; term: number; ok: boolean }
   /** A full read of the prefix at `revision` (replaces the whole view). */
   | { kind: "snapshot"; nowMs: number; revision: number; changes: KeyChange[] }

@@ -2,6 +2,7 @@
  * HTTP probes (DESIGN §6) as a pure `Request -> Response` function over a
  * status snapshot. Probes never change state: only GET/HEAD are answered.
  * Must never import the mesh or the election: it reads snapshots only.
+ * /status, /history and /metrics answer only `cluster.status_allow`.
  */
 
 import { isAllowed } from "./cidr.ts";
@@ -28,7 +29,11 @@ export interface StatusSnapshot {
   master: string | null;
   quorum: boolean;
   eligible: boolean;
+  /** Why the node is not eligible (a failing check, drained, ...); the daemon always sets it. */
+  ineligible?: string[];
   drained: boolean;
+  /** Cluster maintenance: no automatic failover (clustd pause); the daemon always sets it. */
+  paused?: boolean;
   lease_remaining_ms: number;
   master_since: string | null;
   uptime_ms: number;
@@ -40,6 +45,8 @@ export interface StatusSnapshot {
 export interface ProbeSource {
   snapshot(): StatusSnapshot;
   metrics(): string;
+  /** This node's role transitions, oldest first (GET /history). */
+  history(): unknown[];
   /** CIDRs allowed to read /status and /metrics. */
   statusAllow: string[];
 }
@@ -74,13 +81,17 @@ export function handleProbe(
   switch (path) {
     case "/health": {
       const s = source.snapshot();
-      return s.quorum ? text(200, "ok") : text(503, "no quorum");
+      const paused = s.paused === true ? " (paused)" : "";
+      return s.quorum
+        ? text(200, `ok${paused}`)
+        : text(503, `no quorum${paused}`);
     }
     case "/master": {
       const s = source.snapshot();
+      const paused = s.paused === true ? ", paused" : "";
       return s.role === "master"
-        ? text(200, `master ${s.id} term ${s.term}`)
-        : text(503, `not master (${s.role})`);
+        ? text(200, `master ${s.id} term ${s.term}${paused}`)
+        : text(503, `not master (${s.role}${paused})`);
     }
     case "/replica": {
       const s = source.snapshot();
@@ -90,6 +101,7 @@ export function handleProbe(
         : text(503, `not a healthy backup (${s.role})`);
     }
     case "/status":
+    case "/history":
     case "/metrics": {
       if (!isAllowed(normalizeAddress(remoteAddress), source.statusAllow)) {
         return text(403, "forbidden: address not in cluster.status_allow");
@@ -102,7 +114,8 @@ export function handleProbe(
           },
         });
       }
-      return new Response(JSON.stringify(source.snapshot()), {
+      const body = path === "/history" ? source.history() : source.snapshot();
+      return new Response(JSON.stringify(body), {
         status: 200,
         headers: { "content-type": "application/json" },
       });
@@ -110,7 +123,7 @@ export function handleProbe(
     default:
       return text(
         404,
-        "not found: try /health, /master, /replica, /status, /metrics",
+        "not found: try /health, /master, /replica, /status, /history, /metrics",
       );
   }
 }

@@ -30,11 +30,16 @@ function escapeHelp(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 }
 
-function formatNumber(value: number): string {
+/** Fractions keep this many decimals (microseconds for seconds values). */
+export const METRIC_DECIMALS = 6;
+
+/** Integers as they are; fractions rounded (no `0.0015300000000000001`). */
+export function formatNumber(value: number): string {
   if (Number.isNaN(value)) return "NaN";
   if (value === Infinity) return "+Inf";
   if (value === -Infinity) return "-Inf";
-  return String(value);
+  if (Number.isInteger(value)) return String(value);
+  return String(Number(value.toFixed(METRIC_DECIMALS)));
 }
 
 /** Renders families in the given order; samples with labels sorted by key. */

@@ -417,7 +417,10 @@ export class Connection implements SecureChannel {
     this.#o.counters.handshakeFailed(failure);
     const fields = {
       kind: this.kind,
-      peer: this.peerId === "" ? undefined : this.peerId,
+      // Not authenticated yet: the id the peer claims (or we dialed).
+      peer: this.peerId !== ""
+        ? this.peerId
+        : this.#o.handshake.claimedPeerId ?? "unknown",
       remote: this.remote,
       direction: this.direction,
       reason: failure,

@@ -68,6 +68,16 @@ export interface ClientHandshakeOptions {
   version?: number;
 }
 
+/**
+ * The auth failure sentence, naming the key that did not match: the driver
+ * token on the driver path, the cluster secret otherwise.
+ */
+function authFailedMessage(kind: ChannelKind | undefined): string {
+  return kind === "driver"
+    ? "authentication failed: the driver token does not match the node's cluster.driver_token_file"
+    : AUTH_FAILED_MESSAGE;
+}
+
 /** The dialing side: `start()` yields hello, then `receive()` each reply. */
 export class ClientHandshake {
   #options: ClientHandshakeOptions;
@@ -81,6 +91,13 @@ export class ClientHandshake {
   constructor(options: ClientHandshakeOptions) {
     this.#options = options;
     this.#version = options.version ?? PROTOCOL_VERSION;
+  }
+
+  /** The id we expect the server to be (for logs before it is proven). */
+  get claimedPeerId(): string | undefined {
+    return this.#serverId !== ""
+      ? this.#serverId
+      : this.#options.expectedPeerId;
   }
 
   /** Produces the hello message. */
@@ -166,11 +183,8 @@ export class ClientHandshake {
       digestServer: digest,
     });
     if (!timingSafeEqual(confirm, schedule.serverConfirm)) {
-      return fail(
-        "auth",
-        AUTH_FAILED_MESSAGE,
-        refusal("auth", AUTH_FAILED_MESSAGE),
-      );
+      const text = authFailedMessage(this.#options.kind);
+      return fail("auth", text, refusal("auth", text));
     }
     this.#serverId = serverId;
     const finish = {
@@ -241,12 +255,18 @@ export class ServerHandshake {
   #state: "new" | "await_finish" | "done" = "new";
   #schedule: Schedule | undefined;
   #clientId = "";
+  #claimedId: string | undefined;
   #kind: ChannelKind = "peer";
   #fingerprintMatches = false;
 
   constructor(options: ServerHandshakeOptions) {
     this.#options = options;
     this.#version = options.version ?? PROTOCOL_VERSION;
+  }
+
+  /** The id the client's hello claimed (well-formed, not yet proven), for logs. */
+  get claimedPeerId(): string | undefined {
+    return this.#claimedId;
   }
 
   /** Consumes one client message. */
@@ -286,6 +306,7 @@ export class ServerHandshake {
     }
     const kind = CHANNEL_KINDS.find((k) => k === message.kind);
     const clientId = idField(message);
+    this.#claimedId = clientId;
     const ephemeral = bytesField(message, "ephemeral");
     const random = bytesField(message, "random");
     const digest = bytesField(message, "digest");
@@ -354,11 +375,8 @@ export class ServerHandshake {
     if (
       confirm === undefined || !timingSafeEqual(confirm, schedule.clientConfirm)
     ) {
-      return fail(
-        "auth",
-        AUTH_FAILED_MESSAGE,
-        refusal("auth", AUTH_FAILED_MESSAGE),
-      );
+      const text = authFailedMessage(this.#kind);
+      return fail("auth", text, refusal("auth", text));
     }
     if (!this.#fingerprintMatches) {
       const diff = describeDifference(

@@ -328,3 +328,49 @@ export async function promtoolCheck(text: string): Promise<PromtoolResult> {
     output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
   };
 }
+
+/** What a planned handover looked like through HAProxy. */
+export interface HandoverFigures {
+  /** Requests the old master's app answered after its demote began. */
+  toDemoted: number;
+  /** Requests that found no server (HAProxy's 503). */
+  unavailable: number;
+  /** From the first 503 sent to the last 503 received (0 without any). */
+  unavailableMs: number;
+  /** First 200 from another node, after `startMs`. */
+  newMasterAtMs: number | null;
+}
+
+/** Counts, in `samples`, the requests that reached `old` after `demoteAtMs` and the 503s. */
+export function handoverFigures(
+  samples: Sampled[],
+  old: string,
+  demoteAtMs: number,
+): HandoverFigures {
+  const toDemoted = samples.filter((s) =>
+    s.status === 200 && s.body === old && s.receivedMs > demoteAtMs
+  );
+  const unavailable = samples.filter((s) => s.status !== 200);
+  const first = unavailable[0];
+  const last = unavailable.at(-1);
+  const fresh = samples.find((s) => s.status === 200 && s.body !== old);
+  return {
+    toDemoted: toDemoted.length,
+    unavailable: unavailable.length,
+    unavailableMs: first === undefined || last === undefined
+      ? 0
+      : last.receivedMs - first.sentMs,
+    newMasterAtMs: fresh?.receivedMs ?? null,
+  };
+}
+
+/** Wall-clock time of the last `election: demote` line in a clustd log at or after `fromMs`. */
+export function demoteLoggedAt(log: string, fromMs: number): number | null {
+  let at: number | null = null;
+  for (const line of log.split("\n")) {
+    if (!/ election: demote /.test(line)) continue;
+    const ms = Date.parse(line.split(" ")[0] ?? "");
+    if (Number.isFinite(ms) && ms >= fromMs) at = ms;
+  }
+  return at;
+}

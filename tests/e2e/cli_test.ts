@@ -36,7 +36,7 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
         for (const id of ["n1", "n2", "n3", "w1"]) {
           assert.match(table.stdout, new RegExp(`^${id}\\s`, "m"));
         }
-        assert.match(table.stdout, new RegExp(`master: ${master}`));
+        assert.match(table.stdout, new RegExp(`master ${master}\\b`));
         const json = await cli([
           "status",
           "--json",
@@ -47,9 +47,23 @@ Deno.test("clustd status, switchover, drain and refusals against a live cluster"
         ]);
         assert.equal(json.code, 0, json.stderr);
         const status = JSON.parse(json.stdout);
-        assert.equal(status.id, "w1");
-        assert.equal(status.master, master);
+        assert.equal(status.asked, "w1");
         assert.equal(status.members.length, 4);
+        for (const member of status.members) {
+          assert.equal(member.view?.master, master, member.id);
+        }
+        const local = await cli([
+          "status",
+          "--local",
+          "--json",
+          "--config",
+          config("n1"),
+        ]);
+        assert.equal(local.code, 0, local.stderr);
+        const own = JSON.parse(local.stdout);
+        assert.equal(own.id, "n1");
+        assert.equal(own.master, master);
+        assert.equal(own.members.length, 4);
       },
     );
 

@@ -10,11 +10,15 @@
  */
 
 import assert from "node:assert/strict";
-import { TestCluster } from "./_cluster.ts";
+import { runClustd } from "../_process.ts";
+import { sleep, TestCluster } from "./_cluster.ts";
 import {
   type AppServer,
   type CheckTiming,
+  demoteLoggedAt,
   freePort,
+  type HandoverFigures,
+  handoverFigures,
   Haproxy,
   haproxyConfig,
   illegalResponses,
@@ -256,3 +260,115 @@ Deno.test("HAProxy with httpchk GET /master sends traffic only to the master, th
     await cluster.close();
   }
 });
+
+/**
+ * The planned-handover wait HAProxy needs: above `inter × fall` plus the
+ * check's own time, so HAProxy has seen the 503 before the demote.
+ */
+const HANDOVER_DRAIN_MS = 400;
+
+/** Runs `clustd <args>` on `on` while sampling; returns the figures. */
+async function plannedHandover(
+  rig: Rig,
+  args: string[],
+  on: string,
+): Promise<HandoverFigures & { from: string; to: string }> {
+  const { cluster } = rig;
+  const from = rig.master;
+  const startMs = Date.now();
+  const sampling = sample(rig.url, {
+    everyMs: 5,
+    forMs: 10_000,
+    until: (s) => {
+      const fresh = s.find((x) => x.status === 200 && x.body !== from);
+      const last = s.at(-1);
+      return fresh !== undefined && last !== undefined &&
+        last.receivedMs - fresh.receivedMs >= SERVED_AFTER_MS;
+    },
+  });
+  await sleep(200);
+  const result = await runClustd([
+    ...args,
+    "--config",
+    cluster.nodes.get(on)!.configPath,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const samples = await sampling;
+  const demoteAt = demoteLoggedAt(cluster.logOf(from), startMs);
+  assert.ok(demoteAt !== null, `${from} demoted${context(rig)}`);
+  const figures = handoverFigures(samples, from, demoteAt);
+  if (Deno.env.get("HAPROXY_TRACE") !== undefined) {
+    console.log(
+      describe(
+        samples.filter((x) => x.status !== 200 || x.body !== from),
+        demoteAt,
+      ),
+    );
+  }
+  const to = samples.findLast((s) => s.status === 200)?.body ?? "?";
+  assert.notEqual(to, from, `traffic moved off ${from}${context(rig)}`);
+  rig.master = to;
+  await awaitBackupsDown(
+    cluster,
+    rig.haproxy,
+    [...cluster.nodes.keys()].filter((id) => id !== to),
+  );
+  return { ...figures, from, to };
+}
+
+for (const drainMs of [0, HANDOVER_DRAIN_MS]) {
+  Deno.test(`HAProxy through a switchover and a drain, handover_drain_ms ${drainMs}: requests to the demoted node and 503s`, async () => {
+    const cluster = TestCluster.create({
+      heartbeatMs: H,
+      electionTimeoutMs: E,
+      extraCluster: `  handover_drain_ms: ${drainMs}`,
+      nodes: [
+        { id: "n1", priority: 100 },
+        { id: "n2", priority: 90 },
+        { id: "n3", priority: 80 },
+      ],
+    });
+    const apps = startApps([...cluster.nodes.keys()]);
+    let rig: Rig | null = null;
+    try {
+      rig = await startRig(cluster, apps);
+      const backup = () =>
+        [...cluster.nodes.keys()].find((id) => id !== rig!.master)!;
+      const switchover = await plannedHandover(rig, ["switchover"], backup());
+      const drained = rig.master;
+      const drain = await plannedHandover(rig, ["drain", drained], backup());
+      const undrain = await runClustd([
+        "undrain",
+        drained,
+        "--config",
+        cluster.nodes.get(drained)!.configPath,
+      ]);
+      assert.equal(undrain.code, 0, undrain.stderr);
+      for (
+        const [name, f] of [["switchover", switchover], [
+          "drain",
+          drain,
+        ]] as const
+      ) {
+        console.log(
+          `handover_drain_ms ${drainMs}, ${name} ${f.from} -> ${f.to}: ` +
+            `${f.toDemoted} requests reached ${f.from} after its demote; ` +
+            `${f.unavailable} got 503 over ${f.unavailableMs} ms`,
+        );
+        if (drainMs > 0) {
+          assert.equal(
+            f.toDemoted,
+            0,
+            `${name}: requests reached ${f.from} after its demote${
+              context(rig)
+            }`,
+          );
+        }
+      }
+    } finally {
+      await rig?.haproxy.stop();
+      await stopApps(apps);
+      await cluster.close();
+    }
+  });
+}

@@ -1,11 +1,11 @@
 /**
  * `clustd run` with `backend: etcd`, three real daemons with no mesh links
- * to each other against a real three-member etcd: election, switchover and
- * drain through the CLI, kill -9 of the master (a new master within the
+ * to each other against a real three-member etcd: election, switchover,
+ * drain, undrain, pause and resume through the CLI, kill -9 of the master (a new master within the
  * TTL plus stated bounds, fencing token larger), never two masters.
  */
 import assert from "node:assert/strict";
-import { overlaps, TestCluster } from "../e2e/_cluster.ts";
+import { overlaps, sleep, TestCluster } from "../e2e/_cluster.ts";
 import { runClustd } from "../_process.ts";
 import { etcdInstalled, startEtcdCluster } from "./_etcd_cluster.ts";
 
@@ -48,6 +48,8 @@ Deno.test({
       // backend_test.ts); the steps below follow from it.
       let first = "";
       let target = "";
+      /** Every kill -9 so far: a killed master's interval ends there. */
+      const kills = new Map<string, number[]>();
       await t.step(
         "one master; every node sees it and all members",
         async () => {
@@ -122,7 +124,43 @@ Deno.test({
           const tookMs = next.atMs - killedAt;
           console.log(`etcd backend: kill -9 to promote hook ${tookMs} ms`);
           assert.ok(tookMs < FAILOVER_BOUND_MS, `failover took ${tookMs} ms`);
-          const kills = new Map([[before.node, [killedAt]]]);
+          kills.set(before.node, [killedAt]);
+          assert.deepEqual(overlaps(cluster.hooks(), kills), []);
+        },
+      );
+
+      await t.step(
+        "clustd pause: a dead master is not replaced until clustd resume",
+        async () => {
+          const master = cluster.promotes().at(-1)!.node;
+          const undrain = await cli(["undrain", "--config", config(target)]);
+          assert.equal(undrain.code, 0, undrain.stdout + undrain.stderr);
+          const pause = await cli(["pause", "--config", config(target)]);
+          assert.equal(pause.code, 0, pause.stdout + pause.stderr);
+          assert.match(pause.stdout + pause.stderr, /paused the cluster/);
+          assert.ok(
+            await cluster.waitFor(
+              async () => (await cluster.status(master))?.["paused"] === true,
+              5000,
+            ),
+            "the master does not see the pause",
+          );
+          const count = cluster.promotes().length;
+          const killedAt = await cluster.signal(master, "SIGKILL");
+          await sleep(FAILOVER_BOUND_MS);
+          assert.equal(
+            cluster.promotes().length,
+            count,
+            "failover while paused",
+          );
+          const resume = await cli(["resume", "--config", config(target)]);
+          assert.equal(resume.code, 0, resume.stdout + resume.stderr);
+          const promotes = await cluster.waitForPromotes(
+            count + 1,
+            FAILOVER_BOUND_MS,
+          );
+          assert.equal(promotes[count]?.node, target);
+          kills.set(master, [killedAt]);
           assert.deepEqual(overlaps(cluster.hooks(), kills), []);
         },
       );

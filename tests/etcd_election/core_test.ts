@@ -607,14 +607,3 @@ Deno.test("after its resign, a master does not take its old key back from a view
   assert.ok(!out.some((x) => x.kind === "promote"));
   assert.ok(!e.isMaster(t + 4));
 });
-
-Deno.test("the daemon's pause flag is written to etcd once, and only when etcd differs", () => {
-  const e = node();
-  started(e);
-  const paused = e.step({ kind: "pause", nowMs: 20, paused: true });
-  assert.deepEqual(requests(paused).filter((r) => r.kind === "set_pause"), [
-    { kind: "set_pause", paused: true, requestId: null },
-  ]);
-  const same = e.step({ kind: "pause", nowMs: 21, paused: false });
-  assert.equal(requests(same).filter((r) => r.kind === "set_pause").length, 0);
-});

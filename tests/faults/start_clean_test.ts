@@ -216,7 +216,7 @@ Deno.test({
     ),
 });
 
-/** Each member's priority as `clustd status --json` on n1 shows it (advertised). */
+/** Each member's priority as `clustd status --local --json` on n1 shows it (advertised). */
 async function advertisedPriorities(
   cluster: ClustdNetnsCluster,
 ): Promise<Record<string, number | null>> {
@@ -229,7 +229,7 @@ async function advertisedPriorities(
       "-c",
       `cd ${ROOT} && exec "$@"`,
       "sh",
-      ...clustdArgv(["status", "--json", "--config", config]),
+      ...clustdArgv(["status", "--local", "--json", "--config", config]),
     ]);
     last = result.stdout + result.stderr;
     if (result.code === 0) {

@@ -15,7 +15,9 @@ function snapshot(overrides: Partial<StatusSnapshot> = {}): StatusSnapshot {
     master: "n2",
     quorum: true,
     eligible: true,
+    ineligible: [],
     drained: false,
+    paused: false,
     lease_remaining_ms: 0,
     master_since: null,
     uptime_ms: 10,
@@ -29,6 +31,14 @@ function source(s: StatusSnapshot): ProbeSource {
   return {
     snapshot: () => s,
     metrics: () => "x 1\n",
+    history: () => [{
+      time: "t",
+      term: 1,
+      node: "n1",
+      from: "backup",
+      to: "master",
+      reason: "elected",
+    }],
     statusAllow: ["127.0.0.0/8", "::1/128"],
   };
 }
@@ -99,6 +109,22 @@ Deno.test("handleProbe limits /status and /metrics to status_allow", async () =>
   const v6 = handleProbe(get("/metrics"), "[::1]", s);
   assert.equal(v6.status, 200);
   assert.equal(await v6.text(), "x 1\n");
+});
+
+Deno.test("handleProbe serves /history to status_allow only and shows a pause", async () => {
+  const s = source(snapshot({ paused: true, role: "master" }));
+  const denied = handleProbe(get("/history"), "10.0.0.9", s);
+  assert.equal(denied.status, 403);
+  await denied.body?.cancel();
+  const allowed = handleProbe(get("/history"), "127.0.0.1", s);
+  assert.equal(allowed.status, 200);
+  const body = await allowed.json();
+  assert.equal(body[0].reason, "elected");
+  const master = handleProbe(get("/master"), "10.0.0.9", s);
+  assert.equal(master.status, 200);
+  assert.match(await master.text(), /paused/);
+  const health = handleProbe(get("/health"), "10.0.0.9", s);
+  assert.match(await health.text(), /ok \(paused\)/);
 });
 
 Deno.test("handleProbe refuses methods that could change state", async () => {

@@ -19,6 +19,7 @@ export const FAULT_KINDS = [
   "delay_spike",
   "check_fail",
   "command",
+  "maintenance",
 ] as const;
 
 function pick<T>(world: World, items: readonly T[]): T {
@@ -154,6 +155,36 @@ export function injectFault(world: World): void {
       return;
     case "command":
       return injectCommand(world, target);
+    case "maintenance":
+      return setMaintenance(world, true, durationMs);
+  }
+}
+
+/**
+ * `clustd pause` on one node: the flag reaches every live node within a few
+ * ms (the mesh gossip), and `resume` after `durationMs` likewise.
+ */
+function setMaintenance(
+  world: World,
+  paused: boolean,
+  durationMs: number | null,
+): void {
+  world.maintenance = paused;
+  for (const node of world.nodes) {
+    world.schedule(
+      world.prng.between(0, 20),
+      `${paused ? "pause" : "resume"} reaches ${node.id}`,
+      () => {
+        if (node.election !== null) {
+          world.input(node, { kind: "pause", paused: world.maintenance });
+        }
+      },
+    );
+  }
+  if (paused && durationMs !== null) {
+    world.schedule(durationMs, "resume", () => {
+      if (world.faultsActive) setMaintenance(world, false, null);
+    });
   }
 }
 
@@ -211,6 +242,7 @@ export function healAll(
 ): void {
   world.faultsActive = false;
   world.blocked.clear();
+  world.maintenance = false;
   for (const [direction, profile] of profiles) {
     world.profiles.set(direction, profile);
   }
@@ -218,6 +250,7 @@ export function healAll(
     if (node.election === null) world.boot(node, false);
     node.pausedUntilMs = Math.min(node.pausedUntilMs, world.nowMs);
     world.input(node, { kind: "check", healthy: true });
+    world.input(node, { kind: "pause", paused: false });
     world.input(node, {
       kind: "command",
       requestId: `heal-undrain-${node.id}`,

@@ -15,6 +15,7 @@ const TIMING: SimTiming = {
   preempt: false,
   preemptDelayMs: 0,
   prePromote: false,
+  handoverDrainMs: 0,
 };
 const E = TIMING.electionTimeoutMs;
 

@@ -89,6 +89,9 @@ function timing(prng: Prng): SimTiming {
     preempt: prng.chance(0.3),
     preemptDelayMs: 3 * electionTimeoutMs,
     prePromote: prng.chance(0.5),
+    handoverDrainMs: prng.chance(0.3)
+      ? prng.between(0, 2 * electionTimeoutMs)
+      : 0,
   };
 }
 

@@ -32,6 +32,8 @@ export interface SimTiming {
   preempt: boolean;
   preemptDelayMs: number;
   prePromote: boolean;
+  /** Planned handovers wait this long before the demote (0 = none). */
+  handoverDrainMs: number;
 }
 
 /** A member and the priority its own config gives it (advertised to peers). */
@@ -63,7 +65,8 @@ type DeferredInput =
   }
   | { kind: "demote_done"; term: number }
   | { kind: "start_demote_done" }
-  | { kind: "pre_promote_result"; term: number; ok: boolean };
+  | { kind: "pre_promote_result"; term: number; ok: boolean }
+  | { kind: "pause"; paused: boolean };
 
 type SimEvent =
   | {
@@ -118,6 +121,8 @@ export class World {
   events = 0;
   /** False once the liveness phase healed everything: pending faults stay off. */
   faultsActive = true;
+  /** Cluster maintenance (clustd pause): a booting node reads it from state_dir. */
+  maintenance = false;
   /** Debugging aid: also trace heartbeats, acks and gossip. */
   traceHeartbeats = false;
   violation: Violation | null = null;
@@ -213,6 +218,14 @@ export class World {
     node.masterTerm = null;
     node.tickAtMs = null;
     node.pausedUntilMs = 0;
+    if (this.maintenance) {
+      // The persisted pause flag is applied before anything else.
+      node.election.step({
+        kind: "pause",
+        nowMs: this.localMs(node),
+        paused: true,
+      });
+    }
     this.trace.add(
       this.nowMs,
       node.id,
