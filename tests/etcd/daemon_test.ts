@@ -20,7 +20,7 @@ const FAILOVER_BOUND_MS = TTL_MS + 500 + 2000;
 
 Deno.test({
   name:
-    "clustd with backend etcd: CLI switchover and drain, kill -9 failover, one master",
+    "clustd with backend etcd: CLI switchover, drain, pause, resume, kill -9 failover, one master",
   ignore: !etcdInstalled(),
   sanitizeResources: false,
   fn: async (t) => {
