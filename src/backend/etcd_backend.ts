@@ -337,7 +337,12 @@ export class EtcdBackend {
     const ttlSec = await this.#client.leaseKeepAlive(leaseId, { timeoutMs });
     if (ttlSec <= 0) return ttlSec;
     const leftMs = Math.max(1, timeoutMs - (this.#o.now() - started));
-    await this.#client.range(`${this.#o.prefix}/master`, { timeoutMs: leftMs });
+    // Through the member that took the keepalive: another member's leader
+    // says nothing about the one that renewed.
+    await this.#client.range(`${this.#o.prefix}/master`, {
+      timeoutMs: leftMs,
+      pinned: true,
+    });
     return ttlSec;
   }
 

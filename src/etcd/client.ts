@@ -75,6 +75,8 @@ export interface TxnResult {
 export interface CallOptions {
   /** Budget across all endpoints (default REQUEST_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** Only the endpoint that answered last: no failover for this call. */
+  pinned?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -226,7 +228,7 @@ export class EtcdClient {
   ): Promise<Json> {
     const deadline = performance.now() +
       (options.timeoutMs ?? REQUEST_TIMEOUT_MS);
-    const count = this.#endpoints.length;
+    const count = options.pinned === true ? 1 : this.#endpoints.length;
     let lastError: EtcdError = new EtcdError(14, "no endpoint tried");
     let reauthenticated = false;
     for (let attempt = 0; attempt < count; attempt++) {

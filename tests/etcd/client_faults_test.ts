@@ -201,3 +201,28 @@ for (
     }
   });
 }
+
+Deno.test("etcd client: a pinned call stays on the endpoint that answered last", async () => {
+  let firstUp = true;
+  const first = fakeGateway(() =>
+    firstUp ? json(RANGE_OK) : json({ code: 14, message: "no leader" }, 503)
+  );
+  const second = fakeGateway(() => json(RANGE_OK));
+  const client = new EtcdClient({ endpoints: [first.url, second.url] });
+  try {
+    await client.range("/x");
+    firstUp = false;
+    await assert.rejects(
+      () => client.range("/x", { pinned: true }),
+      (error: unknown) => error instanceof EtcdError && error.code === 14,
+    );
+    assert.equal(client.endpoint, first.url);
+    // Unpinned, the same call fails over.
+    assert.equal((await client.range("/x")).revision, 7);
+    assert.equal(client.endpoint, second.url);
+  } finally {
+    client.close();
+    await first.close();
+    await second.close();
+  }
+});
