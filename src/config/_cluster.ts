@@ -6,6 +6,7 @@
  */
 
 import { readId } from "./_drivers.ts";
+import { readBackend } from "./_etcd.ts";
 import { checkCidr, checkUrl } from "./_net.ts";
 import { describeAsSubject, quote, type Section } from "./_reader.ts";
 import {
@@ -208,6 +209,7 @@ export function readCluster(
     ),
     twoNode: section.boolean("two_node", false),
     statusAllow: readStatusAllow(section),
+    ...readBackend(section, resolve, readFile),
   };
   const tokenName = section.string("driver_token_file");
   if (tokenName !== undefined) {

@@ -118,7 +118,8 @@ function checkQuorumShape(input: MembershipInput): void {
   const roles = [node.role, ...cluster.peers.map((peer) => peer.role)];
   const voters = roles.filter((role) => role === "voter").length;
   const witnesses = roles.length - voters;
-  const pair = voters === 2 && witnesses === 0;
+  // With etcd, etcd's own quorum decides: any number of voters is fine.
+  const pair = voters === 2 && witnesses === 0 && cluster.backend === "mesh";
   if (voters === 0) {
     clusterSection.error(
       "peers",

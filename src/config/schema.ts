@@ -92,6 +92,18 @@ export const KEYS = {
     "two_node",
     "driver_token_file",
     "status_allow",
+    "backend",
+    "etcd",
+  ],
+  etcd: [
+    "endpoints",
+    "prefix",
+    "ttl_ms",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "username",
+    "password_file",
   ],
   peer: ["id", "url", "role", "priority"],
   log: ["format", "debug"],
@@ -161,3 +173,9 @@ export const ROLES = ["voter", "witness"] as const;
 
 /** Log formats accepted in `log.format` and `--log-format`. */
 export const LOG_FORMATS = ["text", "json"] as const;
+
+/** Election backends accepted in `cluster.backend`. */
+export const BACKENDS = ["mesh", "etcd"] as const;
+
+/** `cluster.etcd.ttl_ms`: the etcd lease TTL, whole seconds. */
+export const ETCD_TTL_MS = { min: 1000, max: 60_000, default: 3000 } as const;

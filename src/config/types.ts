@@ -63,6 +63,27 @@ export interface ClusterConfig {
   driverToken?: Uint8Array;
   /** Source networks (CIDR) allowed to read /status and /metrics. */
   statusAllow: string[];
+  /** Who holds the election: the built-in mesh (default) or etcd. */
+  backend: "mesh" | "etcd";
+  /** Set exactly when `backend` is `etcd`. */
+  etcd?: EtcdConfig;
+}
+
+/** `cluster.etcd:`; file contents are read at load time. */
+export interface EtcdConfig {
+  /** Client URLs (http/https), tried in order with failover. */
+  endpoints: string[];
+  /** Key prefix of this cluster, e.g. `/clustd/web` (no trailing slash). */
+  prefix: string;
+  /** etcd lease TTL, whole seconds in ms, 1000..60000, default 3000. */
+  ttlMs: number;
+  /** PEM contents of `ca_file`, `cert_file`, `key_file`. */
+  caCert?: string;
+  cert?: string;
+  key?: string;
+  username?: string;
+  /** Content of `password_file`, without its final newline. */
+  password?: string;
 }
 
 /** Bash driver: scripts run on role changes. */

@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "../config/types.ts";
+import { EtcdElectionAdapter } from "../backend/etcd_adapter.ts";
 import { Election } from "../election/election.ts";
 import type {
   Command,
@@ -65,7 +66,8 @@ export class Daemon {
   readonly #electionLog = new Logger("election");
   /** $DEBUG, read before `env` is dropped; reloads combine it with log.debug. */
   readonly #debugEnv = readDebugEnv();
-  #election!: Election;
+  /** The mesh core, or the etcd election behind the same interface. */
+  #election!: Election | EtcdElectionAdapter;
   #mesh!: Mesh;
   #drivers!: DriverHost;
   #checks!: CheckHost;
@@ -117,11 +119,21 @@ export class Daemon {
       webhookKey: this.#keys.webhookKey,
       sandbox,
     });
-    this.#election = new Election(electionOptions(config, {
-      persisted,
-      startMs: this.#startMs,
-      prePromote: this.#drivers.hasPrePromote(),
-    }));
+    this.#election = config.cluster.backend === "etcd"
+      ? new EtcdElectionAdapter(config, {
+        startMs: this.#startMs,
+        prePromote: this.#drivers.hasPrePromote(),
+        now: () => this.#now(),
+        onEffects: (effects) => {
+          for (const effect of effects) this.#apply(effect);
+          this.#schedule();
+        },
+      })
+      : new Election(electionOptions(config, {
+        persisted,
+        startMs: this.#startMs,
+        prePromote: this.#drivers.hasPrePromote(),
+      }));
     this.#operator = new Operator({
       config: () => this.#config,
       snapshot: () => this.snapshot(),
@@ -152,7 +164,8 @@ export class Daemon {
     this.#control = new ControlServer({
       config,
       status: () => this.snapshot(),
-      operator: (record) => this.#operator.control(record),
+      operator: (record) =>
+        this.#etcdPause(record) ?? this.#operator.control(record),
     });
     // External drivers that connect learn the start demote as the state.
     this.#control.broadcastRoleEvent(bootEvent);
@@ -173,6 +186,7 @@ export class Daemon {
     server.listen();
     this.#server = server;
     this.#mesh.start();
+    if (this.#election instanceof EtcdElectionAdapter) this.#election.start();
     this.#log.info("started", {
       id: config.node.id,
       listen: config.node.listen,
@@ -202,6 +216,17 @@ export class Daemon {
       this.#schedule();
     });
     return event;
+  }
+
+  /** With the etcd backend, `clustd pause`/`resume` write etcd's flag. */
+  #etcdPause(
+    record: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> | undefined {
+    if (!(this.#election instanceof EtcdElectionAdapter)) return undefined;
+    if (record["type"] !== "pause") return undefined;
+    return this.#election.setPaused(record["paused"] === true).then(
+      (outcome) => ({ type: "reply", ...outcome }),
+    );
   }
 
   #newCheckHost(config: Config, sandbox?: Sandbox): CheckHost {
@@ -557,6 +582,9 @@ export class Daemon {
       reason: "shutdown",
     });
     await this.#checks.stop();
+    if (this.#election instanceof EtcdElectionAdapter) {
+      await this.#election.stop();
+    }
     await this.#control.close();
     await this.#mesh.close();
     await this.#server?.close();

@@ -223,7 +223,12 @@ export class Operator {
   /** Why `to` cannot take over, asked of `to` itself; null when it can. */
   async #targetProblem(to: string): Promise<string | null> {
     const member = this.#host.config().cluster.peers.find((p) => p.id === to);
-    if (member === undefined) return `"${to}" is not a member`;
+    if (member === undefined) {
+      // A member the election knows without a mesh link (the etcd backend
+      // lists members from etcd): the election checks it and says why not.
+      const known = this.#host.snapshot().members.some((m) => m.id === to);
+      return known ? null : `"${to}" is not a member`;
+    }
     if (member.role === "witness") {
       return `"${to}" is a witness: it votes but never becomes master`;
     }
@@ -260,7 +265,13 @@ export class Operator {
 
   async #forward(node: string, command: Answer): Promise<Outcome> {
     if (!this.#isPeer(node)) {
-      return { ok: false, message: `"${node}" is not a member` };
+      const known = this.#host.snapshot().members.some((m) => m.id === node);
+      return {
+        ok: false,
+        message: known
+          ? `"${node}" has no mesh link to this node: run the command there (--node URL)`
+          : `"${node}" is not a member`,
+      };
     }
     const self = this.#host.config().node.id;
     try {

@@ -100,6 +100,22 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
         : Math.round(link.lastSeenMs),
     });
   }
+  // Members the election knows that the config does not list (with the
+  // etcd backend, from the records they publish under the prefix).
+  const listed = new Set([self.id, ...config.cluster.peers.map((p) => p.id)]);
+  for (const seen of election.members) {
+    if (listed.has(seen.id)) continue;
+    members.push({
+      id: seen.id,
+      url: "",
+      role: observedRole(seen.id, seen.role, election),
+      priority: seen.priority,
+      connected: seen.alive,
+      eligible: seen.eligible,
+      rtt_ms: null,
+      last_seen_ms: null,
+    });
+  }
   members.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   return {
     id: self.id,

@@ -12,6 +12,7 @@
  */
 import { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
 import { createTopology, type Topology } from "../netns/_topology.ts";
+import { startNetnsEtcd } from "../etcd/_netns_etcd.ts";
 import { KeepalivedCluster } from "./_keepalived.ts";
 
 /** A fault injected into the current master. */
@@ -299,18 +300,25 @@ export interface MeasureOptions {
   verbose?: boolean;
 }
 
+/** What `measure()` runs against; `close` tears down extra services (etcd). */
+interface Made {
+  cluster: FailoverCluster;
+  timing: Timing;
+  setting: string;
+  close?: () => Promise<void>;
+}
+
 async function measure(
-  make: (
-    topology: Topology,
-  ) => { cluster: FailoverCluster; timing: Timing; setting: string },
+  make: (topology: Topology) => Made | Promise<Made>,
   intervalMs: number,
-  options: MeasureOptions,
+  options: MeasureOptions & { hosts?: number },
 ): Promise<Measurement[]> {
-  const topology = await createTopology(3);
+  const topology = await createTopology(options.hosts ?? 3);
   let cluster: FailoverCluster | null = null;
+  let made: Made | null = null;
   const results: Measurement[] = [];
   try {
-    const made = make(topology);
+    made = await make(topology);
     cluster = made.cluster;
     const runner = new Runner(cluster, topology, made.timing);
     for (const h of cluster.hosts) runner.start(h);
@@ -368,6 +376,7 @@ async function measure(
     }
   } finally {
     await cluster?.close();
+    await made?.close?.();
     await topology.destroy();
   }
   return results;
@@ -415,6 +424,39 @@ export function measureClustd(
     }),
     heartbeatMs,
     options,
+  );
+}
+
+/**
+ * Measures clustd with `backend: etcd` at one lease TTL: clustd on three
+ * hosts, a three-member etcd on three more; the partition fault cuts the
+ * master off from etcd.
+ */
+export function measureClustdEtcd(
+  ttlMs: number,
+  options: MeasureOptions,
+): Promise<Measurement[]> {
+  return measure(
+    async (topology) => {
+      const etcd = await startNetnsEtcd(topology, topology.hosts.slice(3));
+      const endpoints = etcd.endpoints;
+      return {
+        cluster: ClustdNetnsCluster.create(topology, {
+          heartbeatMs: 100,
+          members: 3,
+          etcd: { endpoints, prefix: "/clustd/bench", ttlMs },
+        }),
+        timing: {
+          failoverTimeoutMs: 3 * ttlMs + 3000,
+          settleMs: ttlMs + 1000,
+          intervalMs: ttlMs / 6,
+        },
+        setting: `etcd backend, ttl ${ttlMs / 1000} s`,
+        close: () => etcd.stop(),
+      };
+    },
+    ttlMs,
+    { ...options, hosts: 6 },
   );
 }
 
@@ -477,7 +519,7 @@ export async function failoverBench(
     intervalsMs?: readonly number[];
   },
 ): Promise<string[]> {
-  const tools = options.tools ?? ["keepalived", "clustd"];
+  const tools = options.tools ?? ["keepalived", "clustd", "etcd"];
   const measureOptions = {
     scenarios: SCENARIOS,
     runs: options.runs,
@@ -503,6 +545,11 @@ export async function failoverBench(
   for (const heartbeatMs of clustdMs.filter(wanted)) {
     results.push(...await measureClustd(heartbeatMs, measureOptions));
   }
+  // The etcd backend at etcd's smallest TTL, and at the default in full runs.
+  const etcdTtlMs = !tools.includes("etcd") ? [] : fast ? [1000] : [3000, 1000];
+  for (const ttlMs of etcdTtlMs.filter(wanted)) {
+    results.push(...await measureClustdEtcd(ttlMs, measureOptions));
+  }
   const rows = formatTable(results);
   for (const r of results) {
     for (const failure of r.failures) {
@@ -518,14 +565,14 @@ if (import.meta.main) {
   const toolAt = Deno.args.indexOf("--tool");
   const tools = toolAt >= 0
     ? [Deno.args[toolAt + 1] ?? ""]
-    : ["keepalived", "clustd"];
+    : ["keepalived", "clustd", "etcd"];
   const intervalAt = Deno.args.indexOf("--interval");
   const intervalsMs = intervalAt >= 0
     ? [Number(Deno.args[intervalAt + 1])]
     : undefined;
   if (!Number.isInteger(runs) || runs < 1 || runs > 1000) {
     console.error(
-      "Usage: failover_bench.ts [--runs N (1..1000)] [--quick] [--tool keepalived|clustd] [--interval MS] [--verbose]",
+      "Usage: failover_bench.ts [--runs N (1..1000)] [--quick] [--tool keepalived|clustd|etcd] [--interval MS] [--verbose]",
     );
     Deno.exit(2);
   }

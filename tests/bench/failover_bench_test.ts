@@ -5,10 +5,12 @@
  */
 
 import assert from "node:assert/strict";
+import { etcdInstalled } from "../etcd/_etcd_cluster.ts";
 import { topologySupported } from "../netns/_topology.ts";
 import {
   countDualMasters,
   measureClustd,
+  measureClustdEtcd,
   measureKeepalived,
   parseHookLog,
   percentile,
@@ -80,4 +82,25 @@ Deno.test("one real kill -9 round of clustd and keepalived at 100 ms in namespac
     }
     if (result.tool === "clustd") assert.equal(result.dualMasters, 0);
   }
+});
+
+Deno.test({
+  name: "one real kill -9 round of clustd with the etcd backend in namespaces",
+  ignore: !etcdInstalled(),
+  fn: async () => {
+    if (!(await topologySupported())) {
+      throw new Error(
+        "network namespaces are not available: run as root with iproute2 installed",
+      );
+    }
+    const [result] = await measureClustdEtcd(1000, {
+      scenarios: ["kill"],
+      runs: 1,
+    });
+    assert.ok(result !== undefined);
+    assert.equal(result.samplesMs.length, 1, result.failures.join("; "));
+    // TTL 1 s + etcd's 500 ms expiry sweep + a hook run, generously.
+    assert.ok(result.samplesMs[0]! < 5000, `${result.samplesMs[0]}`);
+    assert.equal(result.dualMasters, 0);
+  },
 });

@@ -1,11 +1,12 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|vip]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|vip|etcd_client]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
  * real processes; the failover part needs root (network namespaces) and
  * keepalived. Bounded: each part stops by itself.
  */
 
 import { parseArgs } from "node:util";
+import { etcdClientBench } from "./etcd_client_bench.ts";
 import { failoverBench } from "./failover_bench.ts";
 import { footprintBench, resourceFootprintRow } from "./footprint_bench.ts";
 import { vipBench } from "./vip_bench.ts";
@@ -13,7 +14,7 @@ import { meshBench } from "./mesh_bench.ts";
 import { yamlBench } from "./yaml_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|vip]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|vip|etcd_client]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -40,7 +41,8 @@ async function main(args: string[]): Promise<number> {
     console.error(`bench: --runs must be an integer from 1 to 1000\n${USAGE}`);
     return 2;
   }
-  const only = values.only ?? ["mesh", "footprint", "failover", "yaml", "vip"];
+  const only = values.only ??
+    ["mesh", "footprint", "failover", "yaml", "vip", "etcd_client"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -77,6 +79,12 @@ async function main(args: string[]): Promise<number> {
       `## Client-visible outage through the VIP after kill -9 (clustd vip driver vs keepalived virtual_ipaddress, 100 ms, ${vipRuns} runs each)\n`,
     );
     console.log((await vipBench({ runs: vipRuns })).join("\n") + "\n");
+  }
+  if (only.includes("etcd_client")) {
+    console.log("## etcd client (idle RSS and start-up)\n");
+    console.log(
+      (await etcdClientBench(values.quick ? 2 : 5)).join("\n") + "\n",
+    );
   }
   return 0;
 }

@@ -58,6 +58,8 @@ export interface ClusterSpec {
   preempt?: boolean;
   hookTimeoutMs?: number;
   extraCluster?: string;
+  /** List the other nodes as mesh peers (default true; false with etcd). */
+  meshPeers?: boolean;
 }
 
 /** A running node. */
@@ -116,7 +118,8 @@ export class TestCluster {
   #writeNode(node: TestNode): void {
     const spec = this.spec;
     const role = node.spec.role ?? "voter";
-    const peers = [...this.nodes.values()].filter((n) => n !== node).map((n) =>
+    const meshPeers = spec.meshPeers === false ? [] : [...this.nodes.values()];
+    const peers = meshPeers.filter((n) => n !== node).map((n) =>
       `    - { id: ${n.spec.id}, url: "ws://127.0.0.1:${n.port}", role: ${
         n.spec.role ?? "voter"
       } }`

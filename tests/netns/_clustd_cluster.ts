@@ -71,6 +71,8 @@ export interface ClustdNetnsOptions {
   extraDrivers?: string;
   /** Entries of `checks:` (YAML list items, indented by two spaces). */
   checks?: string;
+  /** `backend: etcd` with these settings, and no mesh peers. */
+  etcd?: { endpoints: string[]; prefix: string; ttlMs: number };
 }
 
 interface Node extends HostProcess {
@@ -162,7 +164,9 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   }
 
   #config(host: Host, hook: string, options: ClustdNetnsOptions): string {
-    const members = this.topology.hosts.slice(0, options.members);
+    const members = options.etcd === undefined
+      ? this.topology.hosts.slice(0, options.members)
+      : [];
     const peers = members.filter((h) => h !== host).map((h) =>
       `    - { id: ${h.name}, url: "ws://${h.address}:${NODE_PORT}", role: voter }`
     ).join("\n");
@@ -180,7 +184,7 @@ ${peers}
   election_timeout_ms: ${this.electionTimeoutMs}
   preempt: ${options.preempt ?? false}
   two_node: ${options.twoNode ?? false}
-state_dir: ${this.dir}/state-${host.name}
+${etcdYaml(options.etcd)}state_dir: ${this.dir}/state-${host.name}
 drivers:
   - type: bash
     promote: ${hook}
@@ -374,4 +378,15 @@ ${options.extraDrivers ?? ""}${
   logTail(host: string, chars = LOG_TAIL_CHARS): string {
     return this.logOf(host).slice(-chars);
   }
+}
+
+/** The `backend: etcd` lines of a node's config ("" for the mesh). */
+function etcdYaml(etcd: ClustdNetnsOptions["etcd"]): string {
+  if (etcd === undefined) return "";
+  return `  backend: etcd
+  etcd:
+    endpoints: [${etcd.endpoints.join(", ")}]
+    prefix: ${etcd.prefix}
+    ttl_ms: ${etcd.ttlMs}
+`;
 }
