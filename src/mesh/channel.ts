@@ -28,8 +28,6 @@ import type { MeshCounters } from "./metrics.ts";
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5000;
 /** Received messages waiting for decryption before the channel gives up. */
 export const INBOUND_QUEUE_MAX = 256;
-/** Messages waiting to be sealed before `send` refuses more. */
-export const OUTBOUND_QUEUE_MAX = 1024;
 /** Messages kept for a channel whose listener is not registered yet. */
 export const UNDELIVERED_MAX = 256;
 const CLOSE_REASON_BYTES_MAX = 120;
@@ -104,8 +102,6 @@ export class Connection implements SecureChannel {
   #resolveEstablished!: (ok: boolean) => void;
   #inbound: Promise<void> = Promise.resolve();
   #inboundPending = 0;
-  #outbound: Promise<void> = Promise.resolve();
-  #outboundPending = 0;
   #sealer: FrameSealer | undefined;
   #opener: FrameOpener | undefined;
   #listeners: ((message: unknown) => void)[] = [];
@@ -176,35 +172,26 @@ export class Connection implements SecureChannel {
   send(message: unknown): boolean {
     if (this.#state !== "open" || this.#sealer === undefined) return false;
     const plaintext = FrameSealer.encode(message);
-    if (
-      plaintext === undefined || this.#outboundPending >= OUTBOUND_QUEUE_MAX
-    ) {
+    if (plaintext === undefined) {
       this.#o.counters.sendsRefused += 1;
       this.#o.log.warn("message not sent", {
         peer: this.peerId,
-        reason: plaintext === undefined
-          ? "not JSON, or larger than one frame"
-          : "send queue full",
+        reason: "not JSON, or larger than one frame",
       });
       return false;
     }
-    const sealer = this.#sealer;
-    this.#outboundPending += 1;
-    this.#outbound = this.#outbound.then(async () => {
-      try {
-        if (this.#state !== "open") return;
-        const frame = await sealer.seal(plaintext);
-        if (this.#state !== "open") return;
-        this.#o.socket.send(frame);
-        this.#o.counters.framesSent += 1;
-        this.#o.counters.bytesSent += frame.length;
-        this.#countRatchets();
-      } catch (error: unknown) {
-        this.#shutdown(`send failed: ${String(error)}`, 1011);
-      } finally {
-        this.#outboundPending -= 1;
-      }
-    });
+    // Sealing is synchronous: the frame is on the socket's queue before
+    // `send` returns, so frames leave in call order with no promise chain.
+    try {
+      const frame = this.#sealer.seal(plaintext);
+      this.#o.socket.send(frame);
+      this.#o.counters.framesSent += 1;
+      this.#o.counters.bytesSent += frame.length;
+      this.#countRatchets();
+    } catch (error: unknown) {
+      this.#shutdown(`send failed: ${String(error)}`, 1011);
+      return false;
+    }
     return true;
   }
 
@@ -335,7 +322,7 @@ export class Connection implements SecureChannel {
   async #openFrame(frame: Uint8Array<ArrayBuffer>): Promise<void> {
     const opener = this.#opener;
     if (opener === undefined) return;
-    const result = await opener.open(frame);
+    const result = opener.open(frame);
     if (this.#state !== "open") return;
     if (!result.ok) {
       this.#failFrame(result.error, result.detail);

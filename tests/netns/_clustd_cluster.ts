@@ -65,6 +65,8 @@ export interface ClustdNetnsOptions {
   priorities?: Readonly<Record<string, number>>;
   /** What the hook script does besides logging its line (e.g. a VIP, a sleep). */
   hook?: HookScriptOptions;
+  /** The nodes' DEBUG value (default `clustd:election`; "" for default logging). */
+  debug?: string;
 }
 
 interface Node extends HostProcess {
@@ -88,6 +90,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   /** Every start/kill/stop/cont/term/exit the harness caused, in order. */
   readonly lifecycle: LifeEvent[] = [];
   readonly #priorities: Readonly<Record<string, number>>;
+  readonly #debug: string;
 
   private constructor(
     topology: Topology,
@@ -104,6 +107,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
     this.leaseMs = Math.floor(LEASE_FRACTION * this.electionTimeoutMs);
     this.rankDelayMs = Math.min(Math.floor(this.heartbeatMs / 10), 100);
     this.#priorities = options.priorities ?? {};
+    this.#debug = options.debug ?? "clustd:election";
     Deno.writeTextFileSync(`${this.dir}/secret`, randomKey() + "\n", {
       mode: 0o600,
     });
@@ -215,7 +219,7 @@ drivers:
     if (node.child !== null) throw new Error(`clustd on ${host} already runs`);
     node.startsBefore = this.#readyCount(node);
     this.spawn(node, clustdArgv(["run", "--config", node.configPath]), {
-      DEBUG: "clustd:election",
+      DEBUG: this.#debug,
       NO_COLOR: "1",
     });
     node.stopped = false;
