@@ -290,7 +290,7 @@ export class Connection implements SecureChannel {
       this.#lateText(data);
       return;
     }
-    await this.#openFrame(new Uint8Array(data as ArrayBuffer));
+    this.#openFrame(new Uint8Array(data as ArrayBuffer));
   }
 
   /**
@@ -319,7 +319,7 @@ export class Connection implements SecureChannel {
     this.#failFrame("malformed", "text message after the handshake");
   }
 
-  async #openFrame(frame: Uint8Array<ArrayBuffer>): Promise<void> {
+  #openFrame(frame: Uint8Array<ArrayBuffer>): void {
     const opener = this.#opener;
     if (opener === undefined) return;
     const result = opener.open(frame);

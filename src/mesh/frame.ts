@@ -15,11 +15,7 @@
  * frame, were most of the daemon's CPU (README, Idle CPU).
  */
 
-import {
-  createCipheriv,
-  createDecipheriv,
-  hkdfSync,
-} from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
 import { FRAME_HEADER_BYTES_MAX } from "../websocket/codec.ts";
 
 /** Largest frame on the wire, sealed; larger ones are refused both ways. */

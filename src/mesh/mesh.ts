@@ -21,7 +21,12 @@ import type { ChannelKind } from "./handshake.ts";
 import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
 import { serverHandshake } from "./_accept.ts";
 import { MeshCounters, type MeshMetrics } from "./metrics.ts";
-import { PeerLink, type PeerStatus, preferFresh } from "./_peer.ts";
+import {
+  type Envelope,
+  PeerLink,
+  type PeerStatus,
+  preferFresh,
+} from "./_peer.ts";
 
 export type { PeerStatus } from "./_peer.ts";
 export type { RemoteClient } from "./_gate.ts";
@@ -37,6 +42,10 @@ export const RECONNECT_MAX_MS_DEFAULT = 2000;
 export const RECONNECT_BASE_MS = 50;
 /** Authenticated control + driver channels open at once. */
 export const SERVICE_CHANNELS_MAX = 64;
+/** The mesh's periodic work runs at most this often (fraction of a heartbeat). */
+const TICK_MIN_FRACTION = 0.25;
+/** The mesh timer fires only when nothing woke the node for this long. */
+const TICK_FALLBACK_FRACTION = 0.75;
 
 /** An accepted upgrade: the mesh takes over the raw connection. */
 export interface MeshUpgrade {
@@ -93,7 +102,9 @@ export class Mesh {
   #listeners: ((event: MeshEvent) => void)[] = [];
   #serviceListeners = new Map<ServiceKind, ((ch: SecureChannel) => void)[]>();
   #serviceOpen = 0;
-  #tick: ReturnType<typeof setInterval> | undefined;
+  /** The one mesh timer: a fallback for when nothing else woke the node. */
+  #tick: ReturnType<typeof setTimeout> | undefined;
+  #lastTickMs = -Infinity;
   #started = false;
   #closed = false;
 
@@ -134,11 +145,7 @@ export class Mesh {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    const tickMs = Math.max(
-      5,
-      Math.min(this.#o.heartbeatMs, this.#o.peerTimeoutMs) / 4,
-    );
-    this.#tick = setInterval(() => this.#onTick(), tickMs);
+    this.#armTick(this.#now());
     for (const link of this.#sortedLinks()) this.#dial(link);
   }
 
@@ -229,14 +236,24 @@ export class Mesh {
   /** Sends one message to a connected peer; false if not connected or refused. */
   send(peer: string, message: unknown): boolean {
     const link = this.#peers.get(peer);
-    return link?.current?.send({ t: "msg", m: message }) ?? false;
+    const sent = link === undefined ? false : this.#sendMessage(link, message);
+    this.#maybeTick();
+    return sent;
   }
 
   /** Sends one message to every connected peer, in id order. */
   broadcast(message: unknown): void {
-    for (const link of this.#sortedLinks()) {
-      link.current?.send({ t: "msg", m: message });
-    }
+    for (const link of this.#sortedLinks()) this.#sendMessage(link, message);
+    this.#maybeTick();
+  }
+
+  #sendMessage(link: PeerLink, message: unknown): boolean {
+    const current = link.current;
+    if (current === undefined) return false;
+    const now = this.#now();
+    return current.send(
+      link.stamp({ t: "msg", m: message }, now, this.#o.heartbeatMs),
+    );
   }
 
   /** Per-peer status sorted by id. */
@@ -254,7 +271,7 @@ export class Mesh {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#tick !== undefined) clearInterval(this.#tick);
+    if (this.#tick !== undefined) clearTimeout(this.#tick);
     for (const link of this.#peers.values()) link.cancelRetry();
     for (const connection of this.#connections) {
       connection.close("node shutting down");
@@ -438,20 +455,50 @@ export class Mesh {
     if (link.current !== connection) return;
     const now = this.#now();
     link.lastSeenMs = now;
-    const e = envelope as { t?: unknown; n?: unknown; m?: unknown } | null;
-    if (e?.t === "msg") {
+    const e = envelope as Envelope | null;
+    if (e === null || typeof e !== "object") {
+      this.#log.debug("ignoring unknown mesh envelope", { peer: link.id });
+      return;
+    }
+    link.onEnvelope(e, now);
+    if (e.t === "msg") {
+      // The daemon answers in this call (a vote, an ack): the pong owed
+      // for a ping in `e` rides on that answer.
       this.#emit({ kind: "message", peer: link.id, message: e.m });
-    } else if (e?.t === "ping" && typeof e.n === "number") {
-      connection.send({ t: "pong", n: e.n });
-    } else if (e?.t === "pong" && typeof e.n === "number") {
-      link.onPong(e.n, now);
-    } else {
+    } else if (e.t !== "ping" && e.t !== "pong") {
       this.#log.debug("ignoring unknown mesh envelope", { peer: link.id });
     }
+    this.#maybeTick();
   }
 
-  #onTick(): void {
+  /**
+   * Runs the periodic work while the node is awake anyway (a message in or
+   * out), at most every `TICK_MIN_FRACTION` of a heartbeat; the timer only
+   * catches a node that nothing woke for `TICK_FALLBACK_FRACTION`. Steady
+   * traffic (lease rounds every h/2) so costs no wake-up of its own.
+   */
+  #maybeTick(): void {
     const now = this.#now();
+    if (now - this.#lastTickMs < TICK_MIN_FRACTION * this.#o.heartbeatMs) {
+      return;
+    }
+    this.#onTick(now);
+    this.#armTick(now);
+  }
+
+  #armTick(now: number): void {
+    if (this.#closed) return;
+    this.#lastTickMs = now;
+    if (this.#tick !== undefined) clearTimeout(this.#tick);
+    this.#tick = setTimeout(() => {
+      this.#tick = undefined;
+      const at = this.#now();
+      this.#onTick(at);
+      this.#armTick(at);
+    }, TICK_FALLBACK_FRACTION * this.#o.heartbeatMs);
+  }
+
+  #onTick(now: number): void {
     for (const link of this.#sortedLinks()) {
       const current = link.current;
       if (current === undefined) continue;
@@ -464,8 +511,8 @@ export class Mesh {
         );
         continue;
       }
-      const ping = link.nextPing(now, this.#o.heartbeatMs);
-      if (ping !== undefined) current.send({ t: "ping", n: ping });
+      const ping = link.keepalive(now, this.#o.heartbeatMs);
+      if (ping !== undefined) current.send(ping);
     }
   }
 }

@@ -122,7 +122,12 @@ async function sampleAll(
   let before = first;
   const out = new Map<string, Omit<IdleResult, "tool" | "intervalMs">>();
   for (const tool of roots.keys()) {
-    out.set(tool, { cpuMsPerS: [], statMsPerS: [], switchesPerS: [], rssMb: [] });
+    out.set(tool, {
+      cpuMsPerS: [],
+      statMsPerS: [],
+      switchesPerS: [],
+      rssMb: [],
+    });
   }
   for (let i = 0; i < options.samples; i++) {
     const startedMs = performance.now();
