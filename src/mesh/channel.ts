@@ -102,6 +102,8 @@ export class Connection implements SecureChannel {
   #resolveEstablished!: (ok: boolean) => void;
   #inbound: Promise<void> = Promise.resolve();
   #inboundPending = 0;
+  /** Inbound work items queued or running (the synchronous path needs none). */
+  #chained = 0;
   #sealer: FrameSealer | undefined;
   #opener: FrameOpener | undefined;
   #listeners: ((message: unknown) => void)[] = [];
@@ -215,6 +217,15 @@ export class Connection implements SecureChannel {
       } else this.#failFrame("too_large", detail);
       return;
     }
+    if (
+      this.#state === "open" && this.#chained === 0 &&
+      data instanceof ArrayBuffer
+    ) {
+      // Nothing queued ahead of it and opening is synchronous: handle the
+      // frame now, without a promise chain per frame.
+      this.#guarded(() => this.#openFrame(new Uint8Array(data)));
+      return;
+    }
     if (this.#inboundPending >= INBOUND_QUEUE_MAX) {
       this.#shutdown("receive queue overflow", 1008);
       return;
@@ -240,22 +251,36 @@ export class Connection implements SecureChannel {
 
   /** Runs inbound work strictly in arrival order. */
   #chain(work: () => Promise<void>): void {
+    this.#chained += 1;
     this.#inbound = this.#inbound.then(async () => {
-      if (this.#state === "closed") return;
       try {
+        if (this.#state === "closed") return;
         await work();
       } catch (error: unknown) {
-        // A bug (ours or a listener's), not a network fault: say so loudly,
-        // but lose only this connection.
-        this.#o.log.error("channel failed internally, closing it", {
-          kind: this.kind,
-          peer: this.peerId,
-          remote: this.remote,
-          error,
-        });
-        this.#shutdown(`internal error: ${String(error)}`, 1011);
+        this.#internalError(error);
+      } finally {
+        this.#chained -= 1;
       }
     });
+  }
+
+  #guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error: unknown) {
+      this.#internalError(error);
+    }
+  }
+
+  /** A bug (ours or a listener's), not a network fault: loud, but loses only this connection. */
+  #internalError(error: unknown): void {
+    this.#o.log.error("channel failed internally, closing it", {
+      kind: this.kind,
+      peer: this.peerId,
+      remote: this.remote,
+      error,
+    });
+    this.#shutdown(`internal error: ${String(error)}`, 1011);
   }
 
   async #process(item: Inbound): Promise<void> {

@@ -1,18 +1,19 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|idle|failover|yaml]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
- * real processes; the failover part needs root (network namespaces) and
- * keepalived. Bounded: each part stops by itself.
+ * real processes; the idle and failover parts need root (network
+ * namespaces) and keepalived. Bounded: each part stops by itself.
  */
 
 import { parseArgs } from "node:util";
 import { failoverBench } from "./failover_bench.ts";
 import { footprintBench } from "./footprint_bench.ts";
+import { idleBench } from "./idle_bench.ts";
 import { meshBench } from "./mesh_bench.ts";
 import { yamlBench } from "./yaml_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|idle|failover|yaml]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -39,7 +40,8 @@ async function main(args: string[]): Promise<number> {
     console.error(`bench: --runs must be an integer from 1 to 1000\n${USAGE}`);
     return 2;
   }
-  const only = values.only ?? ["mesh", "footprint", "failover", "yaml"];
+  const only = values.only ??
+    ["mesh", "footprint", "idle", "failover", "yaml"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -56,6 +58,15 @@ async function main(args: string[]): Promise<number> {
     console.log(
       (await footprintBench(values.quick ? [3] : [3, 5, 25])).join("\n") + "\n",
     );
+  }
+  if (only.includes("idle")) {
+    console.log(
+      "## Idle CPU against keepalived (3 nodes in network namespaces, side by side)\n",
+    );
+    const idle = values.quick
+      ? { samples: 3, windowMs: 5000, intervalsMs: [100, 1000] }
+      : { samples: 5, windowMs: 10_000 };
+    console.log((await idleBench(idle)).join("\n") + "\n");
   }
   if (only.includes("yaml")) {
     console.log("## YAML reader against npm yaml and js-yaml\n");
