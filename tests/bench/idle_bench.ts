@@ -200,28 +200,38 @@ function fmt(value: number, digits = 2): string {
   return Number.isFinite(value) ? value.toFixed(digits) : "–";
 }
 
-/** Markdown rows: per tool and interval, medians over windows and nodes. */
+/** Per node (in host order): the median over windows of its CPU ms/s. */
+function perNodeCpu(r: IdleResult): number[] {
+  const nodes = r.cpuMsPerS[0]?.length ?? 0;
+  return Array.from(
+    { length: nodes },
+    (_, n) => median(r.cpuMsPerS.map((w) => w[n]!)),
+  );
+}
+
+/**
+ * Markdown rows: per tool and interval, medians over windows. The ratio is
+ * of the busiest nodes (each tool's master: keepalived's backups only
+ * listen, so a median over nodes would flatter neither fairly).
+ */
 export function formatIdle(results: readonly IdleResult[]): string[] {
   const rows = [
-    "| tool | interval | CPU per node, median (ms/s) | busiest node, median (ms/s) | utime+stime per node, whole window (ms/s) | context switches per node (/s) | RSS per node (MB) | clustd / keepalived CPU |",
+    "| tool | interval | CPU per node, median (ms/s) | busiest node (master), median (ms/s) | utime+stime per node, whole window (ms/s) | context switches per node (/s) | RSS per node (MB) | clustd / keepalived, busiest node |",
     "|---|---|---:|---:|---:|---:|---:|---:|",
   ];
-  const cpu = (r: IdleResult | undefined) =>
-    r === undefined ? NaN : median(r.cpuMsPerS.flat());
+  const busiest = (r: IdleResult | undefined) =>
+    r === undefined ? NaN : Math.max(...perNodeCpu(r));
   for (const r of results) {
-    const nodes = r.cpuMsPerS[0]?.length ?? 0;
-    const perNode = Array.from(
-      { length: nodes },
-      (_, n) => median(r.cpuMsPerS.map((w) => w[n]!)),
-    );
     const other = results.find((o) =>
       o.tool === "keepalived" && o.intervalMs === r.intervalMs
     );
-    const ratio = r.tool === "clustd" ? fmt(cpu(r) / cpu(other), 1) : "–";
+    const ratio = r.tool === "clustd"
+      ? `${fmt(busiest(r) / busiest(other), 0)}×`
+      : "–";
     rows.push(
-      `| ${r.tool} | ${r.intervalMs} ms | ${fmt(cpu(r))} | ${
-        fmt(Math.max(...perNode))
-      } | ${fmt(median(r.statMsPerS))} | ${
+      `| ${r.tool} | ${r.intervalMs} ms | ${
+        fmt(median(r.cpuMsPerS.flat()))
+      } | ${fmt(busiest(r))} | ${fmt(median(r.statMsPerS))} | ${
         fmt(median(r.switchesPerS.flat()), 0)
       } | ${r.tool === "clustd" ? fmt(median(r.rssMb), 1) : "–"} | ${ratio} |`,
     );
