@@ -43,7 +43,7 @@ export const RECONNECT_BASE_MS = 50;
 /** Authenticated control + driver channels open at once. */
 export const SERVICE_CHANNELS_MAX = 64;
 /** The mesh's periodic work runs at most this often (fraction of a heartbeat). */
-const TICK_MIN_FRACTION = 0.25;
+const TICK_MIN_FRACTION = 0.5;
 /** The mesh timer fires only when nothing woke the node for this long. */
 const TICK_FALLBACK_FRACTION = 0.75;
 
@@ -97,6 +97,7 @@ export class Mesh {
   #failures = new ThrottledLog(this.#log);
   #gate = new Gate(this.#counters, this.#failures);
   #peers = new Map<string, PeerLink>();
+  #sorted: PeerLink[] | undefined;
   #connections = new Set<Connection>();
   #tasks = new Set<Promise<void>>();
   #listeners: ((event: MeshEvent) => void)[] = [];
@@ -289,10 +290,12 @@ export class Mesh {
     return interval === undefined ? {} : { ratchetIntervalFrames: interval };
   }
 
-  #sortedLinks(): PeerLink[] {
-    return [...this.#peers.values()].sort((a, b) =>
+  /** Peer links by id; the peer set is fixed at construction. */
+  #sortedLinks(): readonly PeerLink[] {
+    this.#sorted ??= [...this.#peers.values()].sort((a, b) =>
       a.id < b.id ? -1 : a.id > b.id ? 1 : 0
     );
+    return this.#sorted;
   }
 
   #emit(event: MeshEvent): void {
