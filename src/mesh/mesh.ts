@@ -16,6 +16,7 @@ import {
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   type SecureChannel,
 } from "./channel.ts";
+import { MeshTicker } from "./_ticker.ts";
 import { openConnection } from "./client.ts";
 import type { ChannelKind } from "./handshake.ts";
 import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
@@ -42,10 +43,6 @@ export const RECONNECT_MAX_MS_DEFAULT = 2000;
 export const RECONNECT_BASE_MS = 50;
 /** Authenticated control + driver channels open at once. */
 export const SERVICE_CHANNELS_MAX = 64;
-/** The mesh's periodic work runs at most this often (fraction of a heartbeat). */
-const TICK_MIN_FRACTION = 0.5;
-/** The mesh timer fires only when nothing woke the node for this long. */
-const TICK_FALLBACK_FRACTION = 0.75;
 
 /** An accepted upgrade: the mesh takes over the raw connection. */
 export interface MeshUpgrade {
@@ -103,9 +100,7 @@ export class Mesh {
   #listeners: ((event: MeshEvent) => void)[] = [];
   #serviceListeners = new Map<ServiceKind, ((ch: SecureChannel) => void)[]>();
   #serviceOpen = 0;
-  /** The one mesh timer: a fallback for when nothing else woke the node. */
-  #tick: ReturnType<typeof setTimeout> | undefined;
-  #lastTickMs = -Infinity;
+  #ticker: MeshTicker | undefined;
   #started = false;
   #closed = false;
 
@@ -146,7 +141,12 @@ export class Mesh {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    this.#armTick(this.#now());
+    this.#ticker = new MeshTicker({
+      heartbeatMs: this.#o.heartbeatMs,
+      peerTimeoutMs: this.#o.peerTimeoutMs,
+      nowMs: this.#now,
+      links: () => this.#sortedLinks(),
+    });
     for (const link of this.#sortedLinks()) this.#dial(link);
   }
 
@@ -238,14 +238,14 @@ export class Mesh {
   send(peer: string, message: unknown): boolean {
     const link = this.#peers.get(peer);
     const sent = link === undefined ? false : this.#sendMessage(link, message);
-    this.#maybeTick();
+    this.#ticker?.poke();
     return sent;
   }
 
   /** Sends one message to every connected peer, in id order. */
   broadcast(message: unknown): void {
     for (const link of this.#sortedLinks()) this.#sendMessage(link, message);
-    this.#maybeTick();
+    this.#ticker?.poke();
   }
 
   #sendMessage(link: PeerLink, message: unknown): boolean {
@@ -272,7 +272,7 @@ export class Mesh {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#tick !== undefined) clearTimeout(this.#tick);
+    this.#ticker?.stop();
     for (const link of this.#peers.values()) link.cancelRetry();
     for (const connection of this.#connections) {
       connection.close("node shutting down");
@@ -471,51 +471,6 @@ export class Mesh {
     } else if (e.t !== "ping" && e.t !== "pong") {
       this.#log.debug("ignoring unknown mesh envelope", { peer: link.id });
     }
-    this.#maybeTick();
-  }
-
-  /**
-   * Runs the periodic work while the node is awake anyway (a message in or
-   * out), at most every `TICK_MIN_FRACTION` of a heartbeat; the timer only
-   * catches a node that nothing woke for `TICK_FALLBACK_FRACTION`. Steady
-   * traffic (lease rounds every h/2) so costs no wake-up of its own.
-   */
-  #maybeTick(): void {
-    const now = this.#now();
-    if (now - this.#lastTickMs < TICK_MIN_FRACTION * this.#o.heartbeatMs) {
-      return;
-    }
-    this.#onTick(now);
-    this.#armTick(now);
-  }
-
-  #armTick(now: number): void {
-    if (this.#closed) return;
-    this.#lastTickMs = now;
-    if (this.#tick !== undefined) clearTimeout(this.#tick);
-    this.#tick = setTimeout(() => {
-      this.#tick = undefined;
-      const at = this.#now();
-      this.#onTick(at);
-      this.#armTick(at);
-    }, TICK_FALLBACK_FRACTION * this.#o.heartbeatMs);
-  }
-
-  #onTick(now: number): void {
-    for (const link of this.#sortedLinks()) {
-      const current = link.current;
-      if (current === undefined) continue;
-      const silentMs = now - (link.lastSeenMs ?? link.currentSinceMs);
-      if (silentMs > this.#o.peerTimeoutMs) {
-        current.close(
-          `no traffic for ${
-            Math.round(silentMs)
-          } ms (peer timeout ${this.#o.peerTimeoutMs} ms)`,
-        );
-        continue;
-      }
-      const ping = link.keepalive(now, this.#o.heartbeatMs);
-      if (ping !== undefined) current.send(ping);
-    }
+    this.#ticker?.poke();
   }
 }
