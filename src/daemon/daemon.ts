@@ -76,6 +76,8 @@ export class Daemon {
   #server: HttpServer | null = null;
   #keys: DaemonKeys = { webhookKey: new Uint8Array(), driverKeys: new Map() };
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** The monotonic ms the armed timer fires at (whole ms). */
+  #timerAtMs = -1;
   #lastNowMs = 0;
   #startMs = 0;
   #stopping = false;
@@ -441,14 +443,19 @@ export class Daemon {
 
   /** Arms the single timer for the core's next deadline. */
   #schedule(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    if (this.#server === null && !this.#stopping) return;
     const now = monotonicMs();
     const wake = Math.min(
       this.#election.nextWakeMs(),
       now + this.#config.cluster.heartbeatMs,
     );
     const delayMs = Math.max(0, Math.ceil(wake - now));
+    // A leader's deadline (its next renewal) stays put across the acks it
+    // handles: keep the armed timer rather than re-arm it per message.
+    if (this.#timer !== null && this.#timerAtMs === Math.ceil(wake)) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#server === null && !this.#stopping) return;
+    this.#timerAtMs = Math.ceil(wake);
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#step({ kind: "tick", nowMs: this.#now() });

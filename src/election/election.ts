@@ -69,6 +69,10 @@ export const CLOCK_DRIFT_RHO = 0.01;
 
 /** A gap between steps above this many heartbeats means our own loop stalled. */
 export const STALL_HEARTBEATS = 2;
+/** Gossip goes with any step this long (× h) after the last one... */
+export const GOSSIP_EARLY_FRACTION = 0.75;
+/** ...and the core asks to be woken for it only this long (× h) after. */
+export const GOSSIP_LATE_FRACTION = 1.25;
 
 /** The one mapping from Raft state to the public role. */
 export function publicRole(s: CoreState, nowMs: number): PublicRole {
@@ -242,7 +246,10 @@ export class Election {
       deferredPreVoteWakeMs(s),
     );
     if (gossips(s)) {
-      wake = Math.min(wake, (s.lastGossipMs ?? s.nowMs) + s.opts.heartbeatMs);
+      wake = Math.min(
+        wake,
+        (s.lastGossipMs ?? s.nowMs) + GOSSIP_LATE_FRACTION * s.opts.heartbeatMs,
+      );
     }
     if (s.vetoUntilMs > s.nowMs) wake = Math.min(wake, s.vetoUntilMs);
     return Math.max(wake, s.nowMs);
@@ -371,10 +378,18 @@ function stateMessage(s: CoreState): StateMessage {
   };
 }
 
+/**
+ * Gossip goes about once per heartbeat: with any step from 0.75 h after the
+ * last one (a follower steps on every lease round, every h/2, so gossip rides
+ * on a round it handles and its answer leaves with the ack), and from its own
+ * wake-up only at 1.25 h, when nothing else woke the node. Peers count a node
+ * alive for E ≥ 2h after they last heard it, so 1.25 h keeps it alive.
+ */
 function gossipIfDue(s: CoreState): void {
   if (!gossips(s)) return;
   if (
-    s.lastGossipMs !== null && s.nowMs - s.lastGossipMs < s.opts.heartbeatMs
+    s.lastGossipMs !== null &&
+    s.nowMs - s.lastGossipMs < GOSSIP_EARLY_FRACTION * s.opts.heartbeatMs
   ) {
     return;
   }

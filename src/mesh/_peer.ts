@@ -1,7 +1,13 @@
 /**
  * Per-peer bookkeeping of the mesh: the current connection, reconnect
- * backoff (capped exponential with jitter), ping sequence and smoothed RTT.
- * Owns one retry timer; never opens sockets itself.
+ * backoff (capped exponential with jitter), keepalive, ping sequence and
+ * smoothed RTT. Owns one retry timer; never opens sockets itself.
+ *
+ * Pings and pongs ride on frames that go anyway: every envelope may carry a
+ * ping (`n`) when none is outstanding, and the pong owed for the peer's
+ * latest ping (`p`, with `w` = how long it was held, which the pinger
+ * subtracts from its RTT sample). A keepalive ping goes alone only when
+ * nothing was sent to the peer for `KEEPALIVE_FRACTION` of a heartbeat.
  */
 
 import type { Connection } from "./channel.ts";
@@ -10,6 +16,26 @@ import type { Connection } from "./channel.ts";
 const RTT_SAMPLE_WEIGHT = 1 / 8;
 /** Backoff exponent cap, so the doubling never overflows. */
 const BACKOFF_DOUBLINGS_MAX = 20;
+/**
+ * A keepalive goes once nothing was sent for this fraction of a heartbeat.
+ * Checked at least every `TICK_FALLBACK_FRACTION` (mesh.ts) of a heartbeat,
+ * so the peer hears something at least every 1.45 h, inside its timeout (E ≥ 2h).
+ */
+export const KEEPALIVE_FRACTION = 0.7;
+/** An unanswered ping is given up (and a new one may go) after this many heartbeats. */
+const PING_GIVE_UP_HEARTBEATS = 4;
+
+/** The mesh's envelope on the wire (`t` = msg, ping or pong). */
+export interface Envelope {
+  t: "msg" | "ping" | "pong";
+  m?: unknown;
+  /** A ping's sequence number; the receiver owes a pong. */
+  n?: number;
+  /** The sequence of the ping this answers (`n` in a standalone pong). */
+  p?: number;
+  /** Milliseconds the pong was held before it left. */
+  w?: number;
+}
 
 /** One peer as reported to the daemon and HTTP probes. */
 export interface PeerStatus {
@@ -39,7 +65,9 @@ export class PeerLink {
   #rttMs: number | null = null;
   #pingSeq = 0;
   #pingSentMs: number | null = null;
-  #lastPingMs = -Infinity;
+  #pongOwed: { seq: number; atMs: number } | null = null;
+  /** When a frame last went to the peer (monotonic ms). */
+  lastSentMs = -Infinity;
 
   constructor(id: string, url: string) {
     this.id = id;
@@ -53,7 +81,8 @@ export class PeerLink {
     this.lastSeenMs = nowMs;
     this.#attempts = 0;
     this.#pingSentMs = null;
-    this.#lastPingMs = -Infinity;
+    this.#pongOwed = null;
+    this.lastSentMs = -Infinity;
     this.cancelRetry();
   }
 
@@ -78,19 +107,53 @@ export class PeerLink {
     this.#retry = undefined;
   }
 
-  /** The next ping's sequence number when one is due, else undefined. */
-  nextPing(nowMs: number, heartbeatMs: number): number | undefined {
-    if (nowMs - this.#lastPingMs < heartbeatMs) return undefined;
-    this.#lastPingMs = nowMs;
-    this.#pingSeq += 1;
-    this.#pingSentMs = nowMs;
-    return this.#pingSeq;
+  /**
+   * Completes an envelope about to be sent: the owed pong, and a ping when
+   * none is outstanding; records the send for the keepalive.
+   */
+  stamp(envelope: Envelope, nowMs: number, heartbeatMs: number): Envelope {
+    this.lastSentMs = nowMs;
+    if (this.#pongOwed !== null) {
+      envelope.p = this.#pongOwed.seq;
+      envelope.w = Math.round((nowMs - this.#pongOwed.atMs) * 100) / 100;
+      this.#pongOwed = null;
+    }
+    const outstanding = this.#pingSentMs !== null &&
+      nowMs - this.#pingSentMs < PING_GIVE_UP_HEARTBEATS * heartbeatMs;
+    if (!outstanding) {
+      this.#pingSeq += 1;
+      this.#pingSentMs = nowMs;
+      envelope.n = this.#pingSeq;
+    }
+    return envelope;
+  }
+
+  /** A keepalive ping when nothing was sent lately, else undefined. */
+  keepalive(nowMs: number, heartbeatMs: number): Envelope | undefined {
+    if (nowMs - this.lastSentMs < KEEPALIVE_FRACTION * heartbeatMs) {
+      return undefined;
+    }
+    return this.stamp({ t: "ping" }, nowMs, heartbeatMs);
+  }
+
+  /** Notes a received envelope's ping and pong. */
+  onEnvelope(envelope: Envelope, nowMs: number): void {
+    if (typeof envelope.n === "number" && envelope.t !== "pong") {
+      this.#pongOwed = { seq: envelope.n, atMs: nowMs };
+    }
+    const seq = envelope.t === "pong" ? envelope.n : envelope.p;
+    if (typeof seq === "number") {
+      const heldMs = typeof envelope.w === "number" && envelope.w >= 0
+        ? envelope.w
+        : 0;
+      this.#onPong(seq, heldMs, nowMs);
+    }
   }
 
   /** Folds the RTT of the latest ping into the smoothed RTT. */
-  onPong(seq: number, nowMs: number): void {
+  #onPong(seq: number, heldMs: number, nowMs: number): void {
     if (seq !== this.#pingSeq || this.#pingSentMs === null) return;
-    const sampleMs = nowMs - this.#pingSentMs;
+    const sampleMs = Math.max(0, nowMs - this.#pingSentMs - heldMs);
     this.#pingSentMs = null;
     this.#rttMs = this.#rttMs === null
       ? sampleMs

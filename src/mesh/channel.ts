@@ -28,8 +28,6 @@ import type { MeshCounters } from "./metrics.ts";
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5000;
 /** Received messages waiting for decryption before the channel gives up. */
 export const INBOUND_QUEUE_MAX = 256;
-/** Messages waiting to be sealed before `send` refuses more. */
-export const OUTBOUND_QUEUE_MAX = 1024;
 /** Messages kept for a channel whose listener is not registered yet. */
 export const UNDELIVERED_MAX = 256;
 const CLOSE_REASON_BYTES_MAX = 120;
@@ -104,8 +102,8 @@ export class Connection implements SecureChannel {
   #resolveEstablished!: (ok: boolean) => void;
   #inbound: Promise<void> = Promise.resolve();
   #inboundPending = 0;
-  #outbound: Promise<void> = Promise.resolve();
-  #outboundPending = 0;
+  /** Inbound work items queued or running (the synchronous path needs none). */
+  #chained = 0;
   #sealer: FrameSealer | undefined;
   #opener: FrameOpener | undefined;
   #listeners: ((message: unknown) => void)[] = [];
@@ -176,35 +174,26 @@ export class Connection implements SecureChannel {
   send(message: unknown): boolean {
     if (this.#state !== "open" || this.#sealer === undefined) return false;
     const plaintext = FrameSealer.encode(message);
-    if (
-      plaintext === undefined || this.#outboundPending >= OUTBOUND_QUEUE_MAX
-    ) {
+    if (plaintext === undefined) {
       this.#o.counters.sendsRefused += 1;
       this.#o.log.warn("message not sent", {
         peer: this.peerId,
-        reason: plaintext === undefined
-          ? "not JSON, or larger than one frame"
-          : "send queue full",
+        reason: "not JSON, or larger than one frame",
       });
       return false;
     }
-    const sealer = this.#sealer;
-    this.#outboundPending += 1;
-    this.#outbound = this.#outbound.then(async () => {
-      try {
-        if (this.#state !== "open") return;
-        const frame = await sealer.seal(plaintext);
-        if (this.#state !== "open") return;
-        this.#o.socket.send(frame);
-        this.#o.counters.framesSent += 1;
-        this.#o.counters.bytesSent += frame.length;
-        this.#countRatchets();
-      } catch (error: unknown) {
-        this.#shutdown(`send failed: ${String(error)}`, 1011);
-      } finally {
-        this.#outboundPending -= 1;
-      }
-    });
+    // Sealing is synchronous: the frame is on the socket's queue before
+    // `send` returns, so frames leave in call order with no promise chain.
+    try {
+      const frame = this.#sealer.seal(plaintext);
+      this.#o.socket.send(frame);
+      this.#o.counters.framesSent += 1;
+      this.#o.counters.bytesSent += frame.length;
+      this.#countRatchets();
+    } catch (error: unknown) {
+      this.#shutdown(`send failed: ${String(error)}`, 1011);
+      return false;
+    }
     return true;
   }
 
@@ -226,6 +215,15 @@ export class Connection implements SecureChannel {
       if (this.#state === "handshaking") {
         this.#failHandshake("too_large", detail, undefined, 1009);
       } else this.#failFrame("too_large", detail);
+      return;
+    }
+    if (
+      this.#state === "open" && this.#chained === 0 &&
+      data instanceof ArrayBuffer
+    ) {
+      // Nothing queued ahead of it and opening is synchronous: handle the
+      // frame now, without a promise chain per frame.
+      this.#guarded(() => this.#openFrame(new Uint8Array(data)));
       return;
     }
     if (this.#inboundPending >= INBOUND_QUEUE_MAX) {
@@ -253,22 +251,36 @@ export class Connection implements SecureChannel {
 
   /** Runs inbound work strictly in arrival order. */
   #chain(work: () => Promise<void>): void {
+    this.#chained += 1;
     this.#inbound = this.#inbound.then(async () => {
-      if (this.#state === "closed") return;
       try {
+        if (this.#state === "closed") return;
         await work();
       } catch (error: unknown) {
-        // A bug (ours or a listener's), not a network fault: say so loudly,
-        // but lose only this connection.
-        this.#o.log.error("channel failed internally, closing it", {
-          kind: this.kind,
-          peer: this.peerId,
-          remote: this.remote,
-          error,
-        });
-        this.#shutdown(`internal error: ${String(error)}`, 1011);
+        this.#internalError(error);
+      } finally {
+        this.#chained -= 1;
       }
     });
+  }
+
+  #guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error: unknown) {
+      this.#internalError(error);
+    }
+  }
+
+  /** A bug (ours or a listener's), not a network fault: loud, but loses only this connection. */
+  #internalError(error: unknown): void {
+    this.#o.log.error("channel failed internally, closing it", {
+      kind: this.kind,
+      peer: this.peerId,
+      remote: this.remote,
+      error,
+    });
+    this.#shutdown(`internal error: ${String(error)}`, 1011);
   }
 
   async #process(item: Inbound): Promise<void> {
@@ -303,7 +315,7 @@ export class Connection implements SecureChannel {
       this.#lateText(data);
       return;
     }
-    await this.#openFrame(new Uint8Array(data as ArrayBuffer));
+    this.#openFrame(new Uint8Array(data as ArrayBuffer));
   }
 
   /**
@@ -332,10 +344,10 @@ export class Connection implements SecureChannel {
     this.#failFrame("malformed", "text message after the handshake");
   }
 
-  async #openFrame(frame: Uint8Array<ArrayBuffer>): Promise<void> {
+  #openFrame(frame: Uint8Array<ArrayBuffer>): void {
     const opener = this.#opener;
     if (opener === undefined) return;
-    const result = await opener.open(frame);
+    const result = opener.open(frame);
     if (this.#state !== "open") return;
     if (!result.ok) {
       this.#failFrame(result.error, result.detail);

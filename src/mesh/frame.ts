@@ -7,12 +7,16 @@
  * the next counter, so a replayed, reordered, dropped or forged frame fails.
  * Every `ratchetIntervalFrames` frames the direction's chain key is replaced
  * by HKDF(chain) and the old one is erased, long before a (key, nonce) pair
- * could repeat. Owns no socket; callers must not run two seals (or two
- * opens) of one direction concurrently.
+ * could repeat. Owns no socket.
+ *
+ * Sealing and opening are synchronous (node:crypto's AES-GCM and HKDF, Rust
+ * code inside Deno, wire-identical to WebCrypto's): a WebCrypto call is a
+ * round trip through a thread pool, and at idle those hand-offs, one per
+ * frame, were most of the daemon's CPU (README, Idle CPU).
  */
 
+import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
 import { FRAME_HEADER_BYTES_MAX } from "../websocket/codec.ts";
-import { hkdf } from "./_crypto.ts";
 
 /** Largest frame on the wire, sealed; larger ones are refused both ways. */
 export const FRAME_BYTES_MAX = 64 * 1024;
@@ -57,7 +61,7 @@ const EMPTY_SALT = new Uint8Array(0);
 /** One direction's key state: chain key, current AES key and epoch. */
 class DirectionKey {
   #chain: Uint8Array<ArrayBuffer>;
-  #aes: CryptoKey | undefined;
+  #aes: Uint8Array | undefined;
   #epoch = -1;
   readonly #interval: number;
 
@@ -72,28 +76,16 @@ class DirectionKey {
   }
 
   /** Ratchets forward to the epoch of `counter` and returns its AES key. */
-  async keyFor(counter: number): Promise<CryptoKey> {
+  keyFor(counter: number): Uint8Array {
     const epoch = Math.floor(counter / this.#interval);
     while (this.#epoch < epoch || this.#aes === undefined) {
       if (this.#epoch >= 0) {
-        const next = await hkdf(this.#chain, {
-          salt: EMPTY_SALT,
-          info: "clustd/1 ratchet",
-          length: 32,
-        });
+        const next = derive(this.#chain, "clustd/1 ratchet");
         this.#chain.fill(0);
         this.#chain = next;
       }
-      const raw = await hkdf(this.#chain, {
-        salt: EMPTY_SALT,
-        info: "clustd/1 frame key",
-        length: 32,
-      });
-      this.#aes = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
-        "encrypt",
-        "decrypt",
-      ]);
-      raw.fill(0);
+      this.#aes?.fill(0);
+      this.#aes = derive(this.#chain, "clustd/1 frame key");
       this.#epoch += 1;
     }
     return this.#aes;
@@ -103,6 +95,16 @@ class DirectionKey {
   get ratchets(): number {
     return Math.max(0, this.#epoch);
   }
+}
+
+/** HKDF-SHA-256 (empty salt) of `chain` into 32 bytes. */
+function derive(
+  chain: Uint8Array<ArrayBuffer>,
+  info: string,
+): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(
+    hkdfSync("sha256", chain, EMPTY_SALT, encoder.encode(info), 32),
+  );
 }
 
 function nonceFor(header: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
@@ -170,9 +172,7 @@ export class FrameSealer extends FrameDirection {
   }
 
   /** Seals pre-encoded plaintext under the next counter. */
-  async seal(
-    plaintext: Uint8Array<ArrayBuffer>,
-  ): Promise<Uint8Array<ArrayBuffer>> {
+  seal(plaintext: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
     if (plaintext.length > PLAINTEXT_BYTES_MAX) {
       throw new RangeError(
         `plaintext of ${plaintext.length} bytes exceeds one frame`,
@@ -183,17 +183,21 @@ export class FrameSealer extends FrameDirection {
     }
     const counter = this.#counter++;
     const header = headerFor(counter);
-    const key = await this.key.keyFor(counter);
-    const sealed = new Uint8Array(
-      await crypto.subtle.encrypt(
-        { name: "AES-GCM", iv: nonceFor(header), additionalData: header },
-        key,
-        plaintext,
-      ),
+    const cipher = createCipheriv(
+      "aes-256-gcm",
+      this.key.keyFor(counter),
+      nonceFor(header),
+      { authTagLength: FRAME_TAG_BYTES },
     );
-    const frame = new Uint8Array(FRAME_HEADER_BYTES + sealed.length);
+    cipher.setAAD(header);
+    const body = cipher.update(plaintext);
+    cipher.final();
+    const frame = new Uint8Array(
+      FRAME_HEADER_BYTES + body.length + FRAME_TAG_BYTES,
+    );
     frame.set(header, 0);
-    frame.set(sealed, FRAME_HEADER_BYTES);
+    frame.set(body, FRAME_HEADER_BYTES);
+    frame.set(cipher.getAuthTag(), FRAME_HEADER_BYTES + body.length);
     return frame;
   }
 }
@@ -208,7 +212,7 @@ export class FrameOpener extends FrameDirection {
   }
 
   /** Verifies and decrypts one frame; any failure is final for the connection. */
-  async open(frame: Uint8Array<ArrayBuffer>): Promise<OpenResult> {
+  open(frame: Uint8Array<ArrayBuffer>): OpenResult {
     if (frame.length > FRAME_BYTES_MAX) {
       return {
         ok: false,
@@ -250,16 +254,20 @@ export class FrameOpener extends FrameDirection {
         detail: "frame counter exhausted",
       };
     }
-    const key = await this.key.keyFor(expected);
+    const tagAt = frame.length - FRAME_TAG_BYTES;
     let plaintext: Uint8Array;
     try {
-      plaintext = new Uint8Array(
-        await crypto.subtle.decrypt(
-          { name: "AES-GCM", iv: nonceFor(header), additionalData: header },
-          key,
-          frame.subarray(FRAME_HEADER_BYTES),
-        ),
+      const decipher = createDecipheriv(
+        "aes-256-gcm",
+        this.key.keyFor(expected),
+        nonceFor(header),
+        { authTagLength: FRAME_TAG_BYTES },
       );
+      decipher.setAAD(header);
+      decipher.setAuthTag(frame.subarray(tagAt));
+      plaintext = decipher.update(frame.subarray(FRAME_HEADER_BYTES, tagAt));
+      // Throws on a tag mismatch; nothing of `plaintext` is used before.
+      decipher.final();
     } catch (_error: unknown) {
       // GCM tag mismatch: modified, truncated or sealed under another key.
       return {

@@ -16,12 +16,18 @@ import {
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   type SecureChannel,
 } from "./channel.ts";
+import { MeshTicker } from "./_ticker.ts";
 import { openConnection } from "./client.ts";
 import type { ChannelKind } from "./handshake.ts";
 import { WS_MESSAGE_BYTES_MAX } from "./frame.ts";
 import { serverHandshake } from "./_accept.ts";
 import { MeshCounters, type MeshMetrics } from "./metrics.ts";
-import { PeerLink, type PeerStatus, preferFresh } from "./_peer.ts";
+import {
+  type Envelope,
+  PeerLink,
+  type PeerStatus,
+  preferFresh,
+} from "./_peer.ts";
 
 export type { PeerStatus } from "./_peer.ts";
 export type { RemoteClient } from "./_gate.ts";
@@ -88,12 +94,13 @@ export class Mesh {
   #failures = new ThrottledLog(this.#log);
   #gate = new Gate(this.#counters, this.#failures);
   #peers = new Map<string, PeerLink>();
+  #sorted: PeerLink[] | undefined;
   #connections = new Set<Connection>();
   #tasks = new Set<Promise<void>>();
   #listeners: ((event: MeshEvent) => void)[] = [];
   #serviceListeners = new Map<ServiceKind, ((ch: SecureChannel) => void)[]>();
   #serviceOpen = 0;
-  #tick: ReturnType<typeof setInterval> | undefined;
+  #ticker: MeshTicker | undefined;
   #started = false;
   #closed = false;
 
@@ -134,11 +141,12 @@ export class Mesh {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    const tickMs = Math.max(
-      5,
-      Math.min(this.#o.heartbeatMs, this.#o.peerTimeoutMs) / 4,
-    );
-    this.#tick = setInterval(() => this.#onTick(), tickMs);
+    this.#ticker = new MeshTicker({
+      heartbeatMs: this.#o.heartbeatMs,
+      peerTimeoutMs: this.#o.peerTimeoutMs,
+      nowMs: this.#now,
+      links: () => this.#sortedLinks(),
+    });
     for (const link of this.#sortedLinks()) this.#dial(link);
   }
 
@@ -229,14 +237,24 @@ export class Mesh {
   /** Sends one message to a connected peer; false if not connected or refused. */
   send(peer: string, message: unknown): boolean {
     const link = this.#peers.get(peer);
-    return link?.current?.send({ t: "msg", m: message }) ?? false;
+    const sent = link === undefined ? false : this.#sendMessage(link, message);
+    this.#ticker?.poke();
+    return sent;
   }
 
   /** Sends one message to every connected peer, in id order. */
   broadcast(message: unknown): void {
-    for (const link of this.#sortedLinks()) {
-      link.current?.send({ t: "msg", m: message });
-    }
+    for (const link of this.#sortedLinks()) this.#sendMessage(link, message);
+    this.#ticker?.poke();
+  }
+
+  #sendMessage(link: PeerLink, message: unknown): boolean {
+    const current = link.current;
+    if (current === undefined) return false;
+    const now = this.#now();
+    return current.send(
+      link.stamp({ t: "msg", m: message }, now, this.#o.heartbeatMs),
+    );
   }
 
   /** Per-peer status sorted by id. */
@@ -254,7 +272,7 @@ export class Mesh {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#tick !== undefined) clearInterval(this.#tick);
+    this.#ticker?.stop();
     for (const link of this.#peers.values()) link.cancelRetry();
     for (const connection of this.#connections) {
       connection.close("node shutting down");
@@ -272,10 +290,12 @@ export class Mesh {
     return interval === undefined ? {} : { ratchetIntervalFrames: interval };
   }
 
-  #sortedLinks(): PeerLink[] {
-    return [...this.#peers.values()].sort((a, b) =>
+  /** Peer links by id; the peer set is fixed at construction. */
+  #sortedLinks(): readonly PeerLink[] {
+    this.#sorted ??= [...this.#peers.values()].sort((a, b) =>
       a.id < b.id ? -1 : a.id > b.id ? 1 : 0
     );
+    return this.#sorted;
   }
 
   #emit(event: MeshEvent): void {
@@ -438,34 +458,19 @@ export class Mesh {
     if (link.current !== connection) return;
     const now = this.#now();
     link.lastSeenMs = now;
-    const e = envelope as { t?: unknown; n?: unknown; m?: unknown } | null;
-    if (e?.t === "msg") {
+    const e = envelope as Envelope | null;
+    if (e === null || typeof e !== "object") {
+      this.#log.debug("ignoring unknown mesh envelope", { peer: link.id });
+      return;
+    }
+    link.onEnvelope(e, now);
+    if (e.t === "msg") {
+      // The daemon answers in this call (a vote, an ack): the pong owed
+      // for a ping in `e` rides on that answer.
       this.#emit({ kind: "message", peer: link.id, message: e.m });
-    } else if (e?.t === "ping" && typeof e.n === "number") {
-      connection.send({ t: "pong", n: e.n });
-    } else if (e?.t === "pong" && typeof e.n === "number") {
-      link.onPong(e.n, now);
-    } else {
+    } else if (e.t !== "ping" && e.t !== "pong") {
       this.#log.debug("ignoring unknown mesh envelope", { peer: link.id });
     }
-  }
-
-  #onTick(): void {
-    const now = this.#now();
-    for (const link of this.#sortedLinks()) {
-      const current = link.current;
-      if (current === undefined) continue;
-      const silentMs = now - (link.lastSeenMs ?? link.currentSinceMs);
-      if (silentMs > this.#o.peerTimeoutMs) {
-        current.close(
-          `no traffic for ${
-            Math.round(silentMs)
-          } ms (peer timeout ${this.#o.peerTimeoutMs} ms)`,
-        );
-        continue;
-      }
-      const ping = link.nextPing(now, this.#o.heartbeatMs);
-      if (ping !== undefined) current.send({ t: "ping", n: ping });
-    }
+    this.#ticker?.poke();
   }
 }

@@ -1,8 +1,8 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|vip|etcd_client]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|idle|failover|yaml|vip|etcd_client]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
- * real processes; the failover part needs root (network namespaces) and
- * keepalived. Bounded: each part stops by itself.
+ * real processes; the idle and failover parts need root (network
+ * namespaces) and keepalived. Bounded: each part stops by itself.
  */
 
 import { parseArgs } from "node:util";
@@ -10,11 +10,12 @@ import { etcdClientBench } from "./etcd_client_bench.ts";
 import { failoverBench } from "./failover_bench.ts";
 import { footprintBench, resourceFootprintRow } from "./footprint_bench.ts";
 import { vipBench } from "./vip_bench.ts";
+import { idleBench } from "./idle_bench.ts";
 import { meshBench } from "./mesh_bench.ts";
 import { yamlBench } from "./yaml_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|vip|etcd_client]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|idle|failover|yaml|vip|etcd_client]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -42,7 +43,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const only = values.only ??
-    ["mesh", "footprint", "failover", "yaml", "vip", "etcd_client"];
+    ["mesh", "footprint", "idle", "failover", "yaml", "vip", "etcd_client"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -59,6 +60,15 @@ async function main(args: string[]): Promise<number> {
     const rows = await footprintBench(values.quick ? [3] : [3, 5, 25]);
     if (Deno.uid() === 0) rows.push(await resourceFootprintRow());
     console.log(rows.join("\n") + "\n");
+  }
+  if (only.includes("idle")) {
+    console.log(
+      "## Idle CPU against keepalived (3 nodes in network namespaces, side by side)\n",
+    );
+    const idle = values.quick
+      ? { samples: 3, windowMs: 5000, intervalsMs: [100, 1000] }
+      : { samples: 5, windowMs: 10_000 };
+    console.log((await idleBench(idle)).join("\n") + "\n");
   }
   if (only.includes("yaml")) {
     console.log("## YAML reader against npm yaml and js-yaml\n");

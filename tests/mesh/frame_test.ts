@@ -174,3 +174,59 @@ Deno.test("ratcheted keys differ from the unratcheted stream", async () => {
   assert.deepEqual(a[0], b[0]);
   assert.notDeepEqual(a[1], b[1]);
 });
+
+/** The frame the WebCrypto codec (before issue 14) sealed for `plaintext`. */
+async function webCryptoFrame(
+  chainKey: Uint8Array<ArrayBuffer>,
+  counter: number,
+  plaintext: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const hkdfKey = await crypto.subtle.importKey(
+    "raw",
+    chainKey,
+    "HKDF",
+    false,
+    [
+      "deriveBits",
+    ],
+  );
+  const raw = await crypto.subtle.deriveBits(
+    {
+      name: "HKDF",
+      hash: "SHA-256",
+      salt: new Uint8Array(0),
+      info: new TextEncoder().encode("clustd/1 frame key"),
+    },
+    hkdfKey,
+    256,
+  );
+  const aes = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
+    "encrypt",
+  ]);
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(header.buffer).setBigUint64(0, BigInt(counter));
+  const iv = new Uint8Array(12);
+  iv.set(header, 4);
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: header },
+      aes,
+      plaintext,
+    ),
+  );
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + sealed.length);
+  frame.set(header);
+  frame.set(sealed, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+Deno.test("seal() is byte-identical to the WebCrypto AES-GCM construction, both ways", async () => {
+  const { sealer, opener } = pair();
+  for (let counter = 0; counter < 3; counter++) {
+    const plaintext = FrameSealer.encode({ counter, pad: "x".repeat(40) })!;
+    const expected = await webCryptoFrame(KEY, counter, plaintext);
+    assert.deepEqual(sealer.seal(plaintext), expected);
+    const opened = opener.open(expected);
+    assert.equal(opened.ok, true);
+  }
+});

@@ -129,3 +129,33 @@ Deno.test("describeDifference() names members, roles and timing, bounded", () =>
     "descriptions are equal",
   );
 });
+
+Deno.test("stamp() carries one ping at a time and the owed pong with its hold time", () => {
+  const a = new PeerLink("b", "ws://b");
+  const b = new PeerLink("a", "ws://a");
+  const h = 100;
+  const first = a.stamp({ t: "msg", m: 1 }, 0, h);
+  assert.equal(first.n, 1);
+  // Outstanding: the next message carries no new ping.
+  assert.equal(a.stamp({ t: "msg", m: 2 }, 10, h).n, undefined);
+  b.onEnvelope(first, 1);
+  // b answers 30 ms later on a frame it sends anyway; a subtracts the hold.
+  const answer = b.stamp({ t: "msg", m: 3 }, 31, h);
+  assert.equal(answer.p, 1);
+  assert.equal(answer.w, 30);
+  a.onEnvelope(answer, 32);
+  assert.equal(a.status(32).rttMs, 2);
+  // The pong was owed once only; the next ping may go now.
+  assert.equal(b.stamp({ t: "msg", m: 4 }, 40, h).p, undefined);
+  assert.equal(a.stamp({ t: "msg", m: 5 }, 40, h).n, 2);
+});
+
+Deno.test("keepalive() sends only after 0.7 h without any frame to the peer", () => {
+  const link = new PeerLink("b", "ws://b");
+  const h = 100;
+  assert.ok(link.keepalive(0, h) !== undefined);
+  assert.equal(link.keepalive(69, h), undefined);
+  link.stamp({ t: "msg", m: 1 }, 60, h);
+  assert.equal(link.keepalive(129, h), undefined);
+  assert.equal(link.keepalive(130, h)?.t, "ping");
+});

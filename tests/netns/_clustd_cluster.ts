@@ -73,6 +73,8 @@ export interface ClustdNetnsOptions {
   checks?: string;
   /** `backend: etcd` with these settings, and no mesh peers. */
   etcd?: { endpoints: string[]; prefix: string; ttlMs: number };
+  /** The nodes' DEBUG value (default `clustd:election`; "" for default logging). */
+  debug?: string;
 }
 
 interface Node extends HostProcess {
@@ -96,6 +98,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   /** Every start/kill/stop/cont/term/exit the harness caused, in order. */
   readonly lifecycle: LifeEvent[] = [];
   readonly #priorities: Readonly<Record<string, number>>;
+  readonly #debug: string;
 
   private constructor(
     topology: Topology,
@@ -113,6 +116,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
     this.leaseMs = Math.floor(LEASE_FRACTION * this.electionTimeoutMs);
     this.rankDelayMs = Math.min(Math.floor(this.heartbeatMs / 10), 100);
     this.#priorities = options.priorities ?? {};
+    this.#debug = options.debug ?? "clustd:election";
     Deno.writeTextFileSync(`${this.dir}/secret`, randomKey() + "\n", {
       mode: 0o600,
     });
@@ -229,7 +233,7 @@ ${options.extraDrivers ?? ""}${
     if (node.child !== null) throw new Error(`clustd on ${host} already runs`);
     node.startsBefore = this.#readyCount(node);
     this.spawn(node, clustdArgv(["run", "--config", node.configPath]), {
-      DEBUG: "clustd:election",
+      DEBUG: this.#debug,
       NO_COLOR: "1",
     });
     node.stopped = false;

@@ -125,6 +125,11 @@ export abstract class NetnsProcessCluster<P extends HostProcess> {
     return this.process(host).child !== null;
   }
 
+  /** The PID of the process `host` runs (the program itself), or null. */
+  pidOf(host: string): number | null {
+    return this.process(host).child?.pid ?? null;
+  }
+
   /** The process's stderr so far (for failure messages). */
   logOf(host: string): string {
     return readLog(this.process(host).logPath);
