@@ -85,6 +85,31 @@ export interface PostRequest {
 export interface SupersedeRequest {
   kind: "supersede";
   id: number;
+  /** Resource Worker: the unit whose waits end early. */
+  unit?: string;
+}
+
+/** Host → resource Worker: create one vip/floating_ip unit (idempotent per unit). */
+export interface ResourceInit {
+  kind: "resource_init";
+  id: number;
+  /** Driver name (`vip#0`), unique per Worker. */
+  unit: string;
+  /** The unit's validated config (`VipUnitConfig` / `FloatingIpUnitConfig`). */
+  config: Record<string, unknown>;
+  /** `Fence` memory: the daemon's role, read before every call. */
+  fence: SharedArrayBuffer;
+  /** `ResourceStats` memory: counters the daemon reads for /metrics. */
+  stats: SharedArrayBuffer;
+}
+
+/** Host → resource Worker: apply one role change to one unit. */
+export interface ResourceApply {
+  kind: "resource_apply";
+  id: number;
+  unit: string;
+  event: "promote" | "demote";
+  term: number;
 }
 
 /** Every message a host sends. */
@@ -94,7 +119,9 @@ export type HostMessage =
   | AbortRequest
   | WebhookInit
   | PostRequest
-  | SupersedeRequest;
+  | SupersedeRequest
+  | ResourceInit
+  | ResourceApply;
 
 /** Outcome of one program run. */
 export interface RunResult {
@@ -133,7 +160,22 @@ export type WorkerMessage =
   | { kind: "run_result"; id: number; result: RunResult }
   | { kind: "post_result"; id: number; result: PostResult }
   | { kind: "done"; id: number }
+  | {
+    kind: "resource_result";
+    id: number;
+    ok: boolean;
+    detail: string;
+    durationMs: number;
+  }
   | { kind: "error"; id: number | null; message: string };
+
+/** A log line a Worker sends on its own (no `id`); the host logs it. */
+export interface WorkerLogLine {
+  kind: "log";
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  fields: Record<string, string | number | boolean | null>;
+}
 
 /** Wait before retry number `retry` (1-based): capped exponential backoff. */
 export function webhookBackoffMs(retry: number): number {

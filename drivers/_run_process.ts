@@ -253,8 +253,8 @@ function messageId(data: unknown): number | null {
   return isRecord(data) && typeof data.id === "number" ? data.id : null;
 }
 
-/** Validates a host message; returns the reason when it is not a run/abort request. */
-function parseRunMessage(
+/** Validates a host message; returns the reason when it is not a run/abort/ping request. */
+export function parseRunMessage(
   data: unknown,
 ): RunRequest | AbortRequest | PingRequest | string {
   if (!isRecord(data) || typeof data.id !== "number") {

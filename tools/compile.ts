@@ -27,6 +27,8 @@ export const WORKER_MODULES = [
   "drivers/bash_worker.ts",
   "drivers/webhook_worker.ts",
   "drivers/check_worker.ts",
+  "drivers/resource_worker.ts",
+  "drivers/sandbox_worker.ts",
 ] as const;
 
 /** The entry point compiled into every binary. */

@@ -16,6 +16,7 @@ import {
   KEYS,
 } from "./schema.ts";
 import { decodeSecret } from "./secret.ts";
+import { readFloatingIp, readVip, type ResourceIo } from "./_resources.ts";
 import type {
   BashDriverConfig,
   CheckConfig,
@@ -37,13 +38,19 @@ export interface CheckEntry {
 }
 
 /** Reads `drivers:`; invalid entries are reported and skipped. */
-export function readDrivers(root: Section): DriverEntry[] {
+export function readDrivers(root: Section, io: ResourceIo): DriverEntry[] {
   const drivers: DriverEntry[] = [];
   // Default ids count drivers per type, so adding a webhook does not rename
   // the bash drivers (a renamed driver counts as changed on reload).
   const ordinals = new Map<string, number>();
   root.list("drivers").forEach((item, index) => {
-    const entry = readDriver(root.reader, `drivers[${index}]`, item, ordinals);
+    const entry = readDriver(
+      root.reader,
+      `drivers[${index}]`,
+      item,
+      ordinals,
+      io,
+    );
     if (entry !== null) drivers.push(entry);
   });
   checkUniqueIds(
@@ -80,6 +87,7 @@ function readDriver(
   path: string,
   item: YamlNode,
   ordinals: Map<string, number>,
+  io: ResourceIo,
 ): DriverEntry | null {
   const types = DRIVER_TYPES.map((t) => `"${t}"`).join(", ");
   if (item.kind !== "map") {
@@ -96,10 +104,11 @@ function readDriver(
     );
     return null;
   }
-  const type = typeNode.kind === "scalar" ? typeNode.value : undefined;
-  if (type !== "bash" && type !== "webhook" && type !== "external") {
-    const guess = typeof type === "string"
-      ? closest(type, DRIVER_TYPES)
+  const value = typeNode.kind === "scalar" ? typeNode.value : undefined;
+  const type = DRIVER_TYPES.find((t) => t === value);
+  if (type === undefined) {
+    const guess = typeof value === "string"
+      ? closest(value, DRIVER_TYPES)
       : undefined;
     const hint = guess !== undefined
       ? `did you mean "${guess}"?`
@@ -122,6 +131,10 @@ function readDriver(
     ? readBash(section, id)
     : type === "webhook"
     ? readWebhook(section, id)
+    : type === "vip"
+    ? readVip(section, readOptionalId(section, id), io)
+    : type === "floating_ip"
+    ? readFloatingIp(section, readOptionalId(section, id), io)
     : readExternal(section);
   return { driver, section };
 }

@@ -83,9 +83,24 @@ export async function loadConfig(
     file: path,
     path: resolvePath(path),
     readFile: readFileSync,
-    ...(options.programs === true ? { programs: programInspector() } : {}),
+    ...(options.programs === true
+      ? { programs: programInspector(), findProgram: findProgramOnDisk }
+      : {}),
     configMode,
   });
+}
+
+/** The first of `paths` that is an executable regular file, or null. */
+export function findProgramOnDisk(paths: readonly string[]): string | null {
+  for (const path of paths) {
+    try {
+      const info = Deno.statSync(path);
+      if (info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0) return path;
+    } catch (_error: unknown) {
+      // Not there (or unreadable): try the next location.
+    }
+  }
+  return null;
 }
 
 /** The user id of this process, read once (it never changes). */

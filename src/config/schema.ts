@@ -46,6 +46,13 @@ export const INTEGER_RULES = {
   checkTimeoutMs: { min: 1, max: 3_600_000, default: 10_000 },
   checkRise: { min: 1, max: 1000, default: 2 },
   checkFall: { min: 1, max: 1000, default: 3 },
+  vipAnnounceCount: { min: 1, max: 100, default: 3 },
+  vipAnnounceIntervalMs: { min: 0, max: 3_600_000, default: 10_000 },
+  vipReconcileMs: { min: 10, max: 3_600_000, default: 2000 },
+  floatingIpTimeoutMs: { min: 1, max: 600_000, default: 10_000 },
+  floatingIpRetries: { min: 0, max: 100, default: 5 },
+  floatingIpReadbackMs: { min: 1, max: 3_600_000, default: 60_000 },
+  floatingIpReconcileMs: { min: 10, max: 3_600_000, default: 10_000 },
 } as const satisfies Record<string, IntegerRule>;
 
 /** Largest default Δ (rank delay step), DESIGN §1. */
@@ -103,11 +110,63 @@ export const KEYS = {
   bash: ["type", "id", "promote", "demote", "pre_promote", "timeout_ms"],
   webhook: ["type", "id", "url", "secret", "timeout_ms", "retries"],
   external: ["type", "id"],
+  vip: [
+    "type",
+    "id",
+    "address",
+    "interface",
+    "label",
+    "announce_count",
+    "announce_interval_ms",
+    "reconcile_ms",
+  ],
+  floating_ip: [
+    "type",
+    "id",
+    "provider",
+    "ip",
+    "floating_ip_id",
+    "machine_id",
+    "token_file",
+    "region",
+    "api_url",
+    "metadata_url",
+    "timeout_ms",
+    "retries",
+    "readback_ms",
+    "reconcile_ms",
+  ],
   check: ["id", "command", "args", "interval_ms", "timeout_ms", "rise", "fall"],
 } as const;
 
 /** Driver types and the section of `KEYS` describing each. */
-export const DRIVER_TYPES = ["bash", "webhook", "external"] as const;
+export const DRIVER_TYPES = [
+  "bash",
+  "webhook",
+  "external",
+  "vip",
+  "floating_ip",
+] as const;
+
+/** Providers accepted in a floating_ip driver's `provider`. */
+export const FLOATING_IP_PROVIDERS = [
+  "digitalocean",
+  "hetzner",
+  "aws",
+] as const;
+
+/** Where the programs a vip driver runs are looked for, first found wins. */
+export const VIP_PROGRAMS = {
+  ip: {
+    paths: ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"],
+    package: "iproute2",
+  },
+  arping: {
+    paths: ["/usr/bin/arping", "/usr/sbin/arping"],
+    package: "iputils-arping",
+  },
+  na6: { paths: ["/usr/sbin/na6", "/usr/bin/na6"], package: "ipv6toolkit" },
+} as const;
 
 /** Node roles accepted in `node.role` and `cluster.peers[].role`. */
 export const ROLES = ["voter", "witness"] as const;

@@ -116,10 +116,68 @@ export interface ExternalDriverConfig {
   id: string;
 }
 
+/** VIP driver: an address on a local interface, announced while master. */
+export interface VipDriverConfig {
+  type: "vip";
+  /** Unique driver id (default `vip-<n>`): names it in logs, metrics, reloads. */
+  id: string;
+  /** Address with prefix, e.g. `10.0.0.100/24` or `2001:db8::100/64`. */
+  address: string;
+  /** `ip`'s name for the interface, e.g. `eth0`. */
+  interface: string;
+  /** Optional IPv4 label (`eth0:vip`); must start with the interface name. */
+  label?: string;
+  /** Announcements sent right after promote, 1..100 (default 3). */
+  announceCount: number;
+  /** Refresh of the announcement while master, ms (default 10000; 0 = none). */
+  announceIntervalMs: number;
+  /** How often the address is compared with the role, ms (default 2000). */
+  reconcileMs: number;
+  /** Absolute paths resolved by check-config: `ip`, and `arping` (IPv4) or `na6` (IPv6). */
+  ipProgram: string;
+  announceProgram: string;
+}
+
+/** Cloud providers whose floating IPs the `floating_ip` driver moves. */
+export type FloatingIpProvider = "digitalocean" | "hetzner" | "aws";
+
+/** Floating IP driver: assigns a cloud floating IP to this machine while master. */
+export interface FloatingIpDriverConfig {
+  type: "floating_ip";
+  /** Unique driver id (default `floating_ip-<n>`). */
+  id: string;
+  provider: FloatingIpProvider;
+  /** The floating IP address. */
+  ip: string;
+  /** Hetzner's numeric id of the floating IP (required there). */
+  floatingIpId?: string;
+  /** This machine's id at the provider; else read from `metadataUrl`. */
+  machineId?: string;
+  /** Token (DigitalOcean, Hetzner) or `key id\nsecret[\nsession token]` (AWS), read from `token_file`. */
+  token: string;
+  tokenFile: string;
+  /** AWS region, e.g. `eu-west-1` (AWS only). */
+  region?: string;
+  /** API base URL (default: the provider's public endpoint). */
+  apiUrl: string;
+  /** Metadata service base URL (default `http://169.254.169.254`). */
+  metadataUrl: string;
+  /** Per request, ms (default 10000). */
+  timeoutMs: number;
+  /** Attempts per call beyond the first (default 5). */
+  retries: number;
+  /** Longest wait for the provider to report the assignment, ms (default 60000). */
+  readbackMs: number;
+  /** How often the assignment is compared with the role while master, ms (default 10000). */
+  reconcileMs: number;
+}
+
 export type DriverConfig =
   | BashDriverConfig
   | WebhookDriverConfig
-  | ExternalDriverConfig;
+  | ExternalDriverConfig
+  | VipDriverConfig
+  | FloatingIpDriverConfig;
 
 /** A health check (keepalived track_script, HAProxy rise/fall). */
 export interface CheckConfig {

@@ -20,6 +20,7 @@ import {
   readId,
 } from "./_drivers.ts";
 import { checkMembership } from "./_membership.ts";
+import type { FindProgram } from "./_resources.ts";
 import { checkSecretRules } from "./_secret_rules.ts";
 import { checkUrl, isAbsolutePath, parseListen } from "./_net.ts";
 import {
@@ -50,6 +51,11 @@ export interface ValidateOptions {
   path?: string;
   /** Reads `secret_file` and `driver_token_file`. */
   readFile: ReadFile;
+  /**
+   * Finds a program a vip driver runs (`ip`, `arping`, `na6`); without it
+   * the first candidate path is trusted (no file is looked at).
+   */
+  findProgram?: FindProgram;
   /**
    * Looks at the scripts and check commands the config names (exist,
    * executable, safe for root); without it only their paths' shape is checked.
@@ -105,7 +111,11 @@ function readRoot(
       : joinPath(dirname(options.path), path);
   const node = readNode(root);
   const clusterRead = readCluster(root, resolve, options.readFile);
-  const driverEntries = readDrivers(root);
+  const driverEntries = readDrivers(root, {
+    resolve,
+    readFile: options.readFile,
+    findProgram: options.findProgram ?? ((paths) => paths[0] ?? null),
+  });
   const drivers = driverEntries.map((entry) => entry.driver);
   const checkEntries = readChecks(root);
   const checks = checkEntries.map((entry) => entry.check);

@@ -16,6 +16,7 @@ import {
   type WorkerMessage,
 } from "../../drivers/_protocol.ts";
 import { WorkerClient } from "./_worker_client.ts";
+import type { WorkerChannel } from "./sandbox.ts";
 import { spawnBashWorker, spawnWebhookWorker } from "./_workers.ts";
 
 /** Extra time a Worker gets to report after its own timeout fired. */
@@ -36,7 +37,7 @@ export interface ActionEvent {
 export interface DriverStat {
   /** Position in the config's `drivers` list. */
   index: number;
-  type: "bash" | "webhook";
+  type: "bash" | "webhook" | "vip" | "floating_ip";
   /** The driver's `id` (default `bash-0`, `webhook-0`), used in logs and metrics. */
   name: string;
   runs: number;
@@ -44,6 +45,8 @@ export interface DriverStat {
   timeouts: number;
   lastDurationMs: number;
   totalDurationMs: number;
+  /** vip and floating_ip: repairs, announcements, API calls... (shared/ResourceStats). */
+  resource?: Record<string, number>;
 }
 
 /** How an action ended: `settled` false means the state was not applied (superseded). */
@@ -58,6 +61,8 @@ export interface DriverAction {
   perform(event: ActionEvent, time: string): Promise<ActionOutcome>;
   /** A newer, different event arrived while `perform` runs. */
   supersede(): void;
+  /** Called at dispatch, before queueing: resource drivers move their fence. */
+  notify?(event: ActionEvent): void;
   stop(deadlineMs: number): Promise<void>;
 }
 
@@ -107,18 +112,20 @@ export class BashAction implements DriverAction {
   readonly stat: DriverStat;
   readonly #config: BashDriverConfig;
   readonly #killPath: string | null;
-  readonly #client: WorkerClient;
+  readonly #client: WorkerChannel;
   readonly #log = new Logger("driver:bash");
 
+  /** `channel`: the shared sandbox's; default a Worker of its own. */
   constructor(
     index: number,
     config: BashDriverConfig,
     killPath: string | null,
+    channel?: WorkerChannel,
   ) {
     this.stat = newStat(index, config);
     this.#config = config;
     this.#killPath = killPath;
-    this.#client = new WorkerClient(
+    this.#client = channel ?? new WorkerClient(
       this.stat.name,
       () => spawnBashWorker(config, killPath),
       this.#log,
@@ -236,14 +243,20 @@ export class WebhookAction implements DriverAction {
   readonly stat: DriverStat;
   readonly #config: WebhookDriverConfig;
   readonly #key: Uint8Array;
-  readonly #client: WorkerClient;
+  readonly #client: WorkerChannel;
   readonly #log = new Logger("driver:webhook");
 
-  constructor(index: number, config: WebhookDriverConfig, key: Uint8Array) {
+  /** `channel`: the shared sandbox's; default a Worker of its own. */
+  constructor(
+    index: number,
+    config: WebhookDriverConfig,
+    key: Uint8Array,
+    channel?: WorkerChannel,
+  ) {
     this.stat = newStat(index, config);
     this.#config = config;
     this.#key = key;
-    this.#client = new WorkerClient(
+    this.#client = channel ?? new WorkerClient(
       this.stat.name,
       () => spawnWebhookWorker(config),
       this.#log,

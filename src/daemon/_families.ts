@@ -173,6 +173,7 @@ export function driverFamilies(stats: DriverStats): MetricFamily[] {
       type: "gauge",
       samples: per((s) => s.lastDurationMs / 1000),
     },
+    ...resourceFamilies(stats),
   ];
 }
 
@@ -201,4 +202,55 @@ export function checkFamilies(checks: CheckStatus[]): MetricFamily[] {
       samples: per((c) => c.lastDurationMs / 1000),
     },
   ];
+}
+
+/** Help text of each resource counter, as `clustd_resource_<name>_total`. */
+const RESOURCE_HELP: Record<string, string> = {
+  reconcile_runs: "Reconcile passes of vip/floating_ip drivers",
+  repairs:
+    "Drift repaired by reconcile (VIP re-added or removed, IP reassigned)",
+  announcements: "Gratuitous ARP / unsolicited NA packets sent",
+  announce_failures: "Announcement runs that failed",
+  api_requests: "HTTP requests to the cloud provider or metadata service",
+  api_errors: "Provider requests answered with an error status or not answered",
+  api_retries: "Provider requests repeated after an error, 429 or timeout",
+  api_rate_limited: "Provider answers with status 429",
+  fenced_calls: "Provider calls not sent because the term was over",
+  assignments: "Floating IP assignments confirmed by read-back",
+};
+
+/** vip and floating_ip counters: repairs, announcements, provider calls and latency. */
+function resourceFamilies(stats: DriverStats): MetricFamily[] {
+  const owners = stats.filter((s) => s.resource !== undefined);
+  if (owners.length === 0) return [];
+  const value = (s: DriverStats[number], key: string) => s.resource?.[key] ?? 0;
+  const families: MetricFamily[] = Object.entries(RESOURCE_HELP).map((
+    [key, help],
+  ) => ({
+    name: `clustd_resource_${key}_total`,
+    help,
+    type: "counter",
+    samples: owners.map((s) => ({
+      labels: { driver: s.name },
+      value: value(s, key),
+    })),
+  }));
+  families.push({
+    name: "clustd_resource_api_latency_seconds",
+    help: "Latency of provider requests",
+    type: "summary",
+    samples: owners.flatMap((s) => [
+      {
+        labels: { driver: s.name },
+        value: value(s, "api_latency_ms_sum") / 1000,
+        suffix: "_sum",
+      },
+      {
+        labels: { driver: s.name },
+        value: value(s, "api_requests"),
+        suffix: "_count",
+      },
+    ]),
+  });
+  return families;
 }

@@ -14,11 +14,15 @@ import {
   describeError,
   type HostMessage,
   isRecord,
+  type WorkerLogLine,
   type WorkerMessage,
 } from "../../drivers/_protocol.ts";
 
-/** Requests in flight per Worker; more means a host bug (drivers run one at a time). */
-const PENDING_REQUESTS_MAX = 16;
+/**
+ * Requests in flight per Worker; more means a host bug (each driver and
+ * check has at most a few in flight, and the shared sandbox serves them all).
+ */
+const PENDING_REQUESTS_MAX = 64;
 
 /** Longest wait for a fresh Worker to load and say `ready`. */
 export const WORKER_READY_TIMEOUT_MS = 10_000;
@@ -56,11 +60,18 @@ export class WorkerClient {
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #stopped = false;
+  readonly #onLog: ((line: WorkerLogLine) => void) | null;
 
-  constructor(name: string, spawn: () => Worker, log: Logger) {
+  constructor(
+    name: string,
+    spawn: () => Worker,
+    log: Logger,
+    onLog: ((line: WorkerLogLine) => void) | null = null,
+  ) {
     this.#name = name;
     this.#spawn = spawn;
     this.#log = log;
+    this.#onLog = onLog;
   }
 
   /** Spawns the Worker and waits until it has loaded; rejects when it cannot. */
@@ -136,7 +147,12 @@ export class WorkerClient {
       worker.postMessage({ kind: "ping", id: 0 });
     }, READY_PING_INTERVAL_MS);
     worker.onmessage = (event: MessageEvent) => {
-      if (isRecord(event.data) && event.data.kind === "ready") {
+      if (
+        isRecord(event.data) && event.data.kind === "log" &&
+        this.#onLog !== null
+      ) {
+        this.#onLog(event.data as unknown as WorkerLogLine);
+      } else if (isRecord(event.data) && event.data.kind === "ready") {
         this.#stopReadyTimers();
         this.#readyWaiter?.resolve();
         this.#readyWaiter = null;

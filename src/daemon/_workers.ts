@@ -8,6 +8,11 @@
  * - bash:    `run` = its promote/demote/pre_promote scripts + the kill helper
  * - check:   `run` = its command + the kill helper
  * - webhook: `net` = `host:port` of its URL
+ * - sandbox (the default: one Worker for all drivers and checks): `run` and
+ *   `net` = the unions of the lists above; see `sandboxPermissions`
+ * - vip + floating_ip (one Worker per driver host): `run` = the `ip` and
+ *   `arping`/`na6` programs check-config resolved; `net` = `host:port` of
+ *   each provider API URL, and of the metadata URL when no `machine_id` is set
  *
  * The kill helper is `kill(1)`: `Deno.kill()` would need unrestricted `run`
  * (see drivers/_run_process.ts). Worker URLs are static `new URL(...)`
@@ -19,6 +24,9 @@
 import type {
   BashDriverConfig,
   CheckConfig,
+  DriverConfig,
+  FloatingIpDriverConfig,
+  VipDriverConfig,
   WebhookDriverConfig,
 } from "../config/types.ts";
 
@@ -129,5 +137,93 @@ export function spawnCheckWorker(
   return new Worker(
     new URL("../../drivers/check_worker.ts", import.meta.url).href,
     workerOptions(checkWorkerPermissions(config, killPath)),
+  );
+}
+
+/** A vip or floating_ip driver. */
+export type ResourceDriverConfig = VipDriverConfig | FloatingIpDriverConfig;
+
+/** Permissions of the resource Worker: the programs and hosts its drivers name. */
+export function resourceWorkerPermissions(
+  drivers: ResourceDriverConfig[],
+): Deno.PermissionOptionsObject {
+  const run = new Set<string>();
+  const net = new Set<string>();
+  for (const driver of drivers) {
+    if (driver.type === "vip") {
+      run.add(driver.ipProgram);
+      run.add(driver.announceProgram);
+    } else {
+      net.add(netAddress(driver.apiUrl));
+      if (driver.machineId === undefined) {
+        net.add(netAddress(driver.metadataUrl));
+      }
+    }
+  }
+  return {
+    ...DENY_ALL,
+    run: run.size === 0 ? false : [...run],
+    net: net.size === 0 ? false : [...net],
+  };
+}
+
+/** Starts the resource Worker with `resourceWorkerPermissions`. */
+export function spawnResourceWorker(drivers: ResourceDriverConfig[]): Worker {
+  return new Worker(
+    new URL("../../drivers/resource_worker.ts", import.meta.url).href,
+    workerOptions(resourceWorkerPermissions(drivers)),
+  );
+}
+
+/** The programs and hosts a list of grants names, merged. */
+function union(
+  grants: Deno.PermissionOptionsObject[],
+): Deno.PermissionOptionsObject {
+  const run = new Set<string>();
+  const net = new Set<string>();
+  for (const grant of grants) {
+    if (Array.isArray(grant.run)) grant.run.forEach((p) => run.add(String(p)));
+    if (Array.isArray(grant.net)) grant.net.forEach((h) => net.add(String(h)));
+  }
+  return {
+    ...DENY_ALL,
+    run: run.size === 0 ? false : [...run].sort(),
+    net: net.size === 0 ? false : [...net].sort(),
+  };
+}
+
+/**
+ * Permissions of the shared sandbox Worker: `run` = every program the
+ * drivers and checks name (plus the kill helper), `net` = every host they
+ * name; the union of what their own Workers would get, nothing more.
+ */
+export function sandboxPermissions(
+  drivers: DriverConfig[],
+  checks: CheckConfig[],
+  killPath: string | null,
+): Deno.PermissionOptionsObject {
+  const resources = drivers.filter((d): d is ResourceDriverConfig =>
+    d.type === "vip" || d.type === "floating_ip"
+  );
+  return union([
+    ...drivers.map((driver) =>
+      driver.type === "bash"
+        ? bashWorkerPermissions(driver, killPath)
+        : driver.type === "webhook"
+        ? webhookWorkerPermissions(driver)
+        : DENY_ALL
+    ),
+    ...checks.map((check) => checkWorkerPermissions(check, killPath)),
+    resourceWorkerPermissions(resources),
+  ]);
+}
+
+/** Starts the shared sandbox Worker with the given (union) permissions. */
+export function spawnSandboxWorker(
+  permissions: Deno.PermissionOptionsObject,
+): Worker {
+  return new Worker(
+    new URL("../../drivers/sandbox_worker.ts", import.meta.url).href,
+    workerOptions(permissions),
   );
 }

@@ -20,6 +20,7 @@ import type { CheckConfig } from "../config/types.ts";
 import { Logger } from "../log.ts";
 import type { RunResult } from "../../drivers/_protocol.ts";
 import { WorkerClient } from "./_worker_client.ts";
+import type { Sandbox, WorkerChannel } from "./sandbox.ts";
 import { findKillProgram, spawnCheckWorker } from "./_workers.ts";
 
 /** Extra time a check Worker gets to report after its own timeout fired. */
@@ -33,6 +34,8 @@ export interface CheckHostOptions {
   onChange(healthy: boolean, detail: string): void;
   /** Start every check healthy (a reload of a healthy node); default false. */
   startHealthy?: boolean;
+  /** The node's shared driver/check Worker; without it each check gets its own. */
+  sandbox?: Sandbox;
 }
 
 /** Snapshot of one check, for /status and logs. */
@@ -98,7 +101,7 @@ class CheckLoop {
   readonly counter: RiseFall;
   lastResult = "not run yet";
   lastDurationMs = 0;
-  readonly #client: WorkerClient;
+  readonly #client: WorkerChannel;
   readonly #killPath: string | null;
   readonly #onResult: (loop: CheckLoop) => void;
   readonly #log: Logger;
@@ -112,13 +115,14 @@ class CheckLoop {
     onResult: (loop: CheckLoop) => void,
     log: Logger,
     startHealthy: boolean,
+    channel?: WorkerChannel,
   ) {
     this.config = config;
     this.counter = new RiseFall(config.rise, config.fall, startHealthy);
     this.#killPath = killPath;
     this.#onResult = onResult;
     this.#log = log;
-    this.#client = new WorkerClient(
+    this.#client = channel ?? new WorkerClient(
       `check ${config.id}`,
       () => spawnCheckWorker(config, killPath),
       log,
@@ -252,10 +256,22 @@ export class CheckHost {
     this.#options = options;
     const startHealthy = options.startHealthy === true;
     this.#healthy = checks.length === 0 || startHealthy;
-    this.#loops = checks.map((check) => this.#newLoop(check, startHealthy));
+    // The first checks share the node's sandbox Worker; checks a reload
+    // adds get Workers of their own (the sandbox may not run their commands).
+    this.#loops = checks.map((check) =>
+      this.#newLoop(
+        check,
+        startHealthy,
+        options.sandbox?.channel(`check:${check.id}`),
+      )
+    );
   }
 
-  #newLoop(check: CheckConfig, startHealthy: boolean): CheckLoop {
+  #newLoop(
+    check: CheckConfig,
+    startHealthy: boolean,
+    channel?: WorkerChannel,
+  ): CheckLoop {
     this.#killPath ??= findKillProgram();
     return new CheckLoop(
       check,
@@ -263,6 +279,7 @@ export class CheckHost {
       (loop) => this.#update(loop),
       this.#log,
       startHealthy,
+      channel,
     );
   }
 

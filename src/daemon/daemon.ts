@@ -25,6 +25,8 @@ import { Mesh, type MeshEvent } from "../mesh/mesh.ts";
 import { monotonicMs } from "./clock.ts";
 import { ControlServer } from "./control.ts";
 import { CheckHost } from "./check_host.ts";
+import { Sandbox } from "./sandbox.ts";
+import { findKillProgram } from "./_workers.ts";
 import { DriverHost, type RoleEvent } from "./driver_host.ts";
 import { checkFamilies, driverFamilies, meshFamilies } from "./_families.ts";
 import {
@@ -110,9 +112,12 @@ export class Daemon {
     this.#startMs = monotonicMs();
     this.#lastNowMs = this.#startMs;
     this.#keys = await deriveDaemonKeys(config);
+    // One shared Worker for every driver and check (src/daemon/sandbox.ts).
+    const sandbox = Sandbox.forConfig(config, findKillProgram());
     this.#drivers = new DriverHost(config.drivers, {
       nodeId: config.node.id,
       webhookKey: this.#keys.webhookKey,
+      sandbox,
     });
     this.#election = config.cluster.backend === "etcd"
       ? new EtcdElectionAdapter(config, {
@@ -145,7 +150,7 @@ export class Daemon {
     }
     await this.#drivers.start();
     const bootEvent = this.#startDemote(persisted?.term ?? 0);
-    this.#checks = this.#newCheckHost(config);
+    this.#checks = this.#newCheckHost(config, sandbox);
     await this.#checks.start();
     this.#step({
       kind: "check",
@@ -224,8 +229,9 @@ export class Daemon {
     );
   }
 
-  #newCheckHost(config: Config): CheckHost {
+  #newCheckHost(config: Config, sandbox?: Sandbox): CheckHost {
     const host: CheckHost = new CheckHost(config.checks, {
+      ...(sandbox === undefined ? {} : { sandbox }),
       onChange: (healthy, detail) => {
         this.#log.info("checks changed", { healthy, detail });
         this.#step({ kind: "check", nowMs: this.#now(), healthy });

@@ -25,6 +25,8 @@ import {
   WebhookAction,
 } from "./_driver_actions.ts";
 import { findKillProgram } from "./_workers.ts";
+import { ResourceAction, ResourceWorker } from "./_resource_action.ts";
+import type { Sandbox, WorkerChannel } from "./sandbox.ts";
 
 export type { DriverStat } from "./_driver_actions.ts";
 
@@ -47,6 +49,8 @@ export interface DriverHostOptions {
   nodeId: string;
   /** HMAC key of webhooks without their own `secret` (see deriveWebhookKey). */
   webhookKey: Uint8Array;
+  /** The node's shared driver/check Worker; without it each driver gets its own. */
+  sandbox?: Sandbox;
 }
 
 /** Counters of every built-in driver, in config order. */
@@ -81,6 +85,7 @@ class DriverLane {
   }
 
   dispatch(event: RoleEvent): void {
+    this.action.notify?.(event);
     this.#target = { event, time: new Date().toISOString() };
     if (this.#running === null) {
       this.#idle = this.#pump();
@@ -175,7 +180,13 @@ export class DriverHost {
   constructor(drivers: DriverConfig[], options: DriverHostOptions) {
     this.#options = options;
     drivers.forEach((driver, index) => {
-      const lane = this.#newLane(driver, index);
+      // The first drivers share the node's sandbox Worker; drivers a reload
+      // adds get Workers of their own (the sandbox's permissions are fixed).
+      const lane = this.#newLane(
+        driver,
+        index,
+        options.sandbox?.channel(`driver:${driver.id}`),
+      );
       if (lane === null) return;
       this.#lanes.push(lane);
       this.#keys.push(driverKey(driver));
@@ -195,15 +206,26 @@ export class DriverHost {
     return this.#killPath;
   }
 
-  #newLane(driver: DriverConfig, index: number): DriverLane | null {
+  #newLane(
+    driver: DriverConfig,
+    index: number,
+    channel?: WorkerChannel,
+  ): DriverLane | null {
     let action: DriverAction;
     if (driver.type === "bash") {
-      action = new BashAction(index, driver, this.#kill());
+      action = new BashAction(index, driver, this.#kill(), channel);
     } else if (driver.type === "webhook") {
       action = new WebhookAction(
         index,
         driver,
         driver.secret ?? this.#options.webhookKey,
+        channel,
+      );
+    } else if (driver.type === "vip" || driver.type === "floating_ip") {
+      action = new ResourceAction(
+        index,
+        driver,
+        channel ?? new ResourceWorker([driver]).client,
       );
     } else {
       return null;

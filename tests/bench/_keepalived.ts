@@ -29,6 +29,8 @@ const POLL_MS = 10;
 export interface KeepalivedOptions {
   /** VRRP advertisement interval; VRRPv3 allows 10 ms steps below one second. */
   advertIntMs: number;
+  /** Only the first `members` hosts run keepalived (the rest are clients); default all. */
+  members?: number;
 }
 
 interface Instance extends HostProcess {
@@ -43,6 +45,7 @@ export class KeepalivedCluster extends NetnsProcessCluster<Instance> {
   /** keepalived has no lease: a master stays master until it says otherwise. */
   readonly leaseMs: number | null = null;
   readonly advertIntMs: number;
+  readonly #members: Host[];
 
   private constructor(topology: Topology, options: KeepalivedOptions) {
     if (options.advertIntMs < 10 || options.advertIntMs % 10 !== 0) {
@@ -50,13 +53,17 @@ export class KeepalivedCluster extends NetnsProcessCluster<Instance> {
         `advert_int must be a multiple of 10 ms, got ${options.advertIntMs}`,
       );
     }
-    super(topology, { dirPrefix: "clustd-bench-keepalived-" });
+    super(topology, {
+      dirPrefix: "clustd-bench-keepalived-",
+      ...(options.members === undefined ? {} : { members: options.members }),
+    });
+    this.#members = topology.hosts.slice(0, options.members);
     this.advertIntMs = options.advertIntMs;
     const notify = `${this.dir}/notify.sh`;
     writeHookScript(notify, this.hookLogPath, {
       line: "$(date +%s%3N) $1 $2 0 $1",
     });
-    for (const host of topology.hosts) {
+    for (const host of this.#members) {
       const instance: Instance = {
         host,
         configPath: `${this.dir}/${host.name}.conf`,
@@ -82,7 +89,7 @@ export class KeepalivedCluster extends NetnsProcessCluster<Instance> {
   }
 
   #config(host: Host, priority: number, notify: string): string {
-    const peers = this.topology.hosts.filter((h) => h !== host)
+    const peers = this.#members.filter((h) => h !== host)
       .map((h) => `    ${h.address}\n`).join("");
     const seconds = (this.advertIntMs / 1000).toFixed(2);
     const hook = (event: string) => `"${notify} ${host.name} ${event}"`;

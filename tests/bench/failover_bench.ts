@@ -443,7 +443,7 @@ export function measureClustdEtcd(
       return {
         cluster: ClustdNetnsCluster.create(topology, {
           heartbeatMs: 100,
-          clustdHosts: 3,
+          members: 3,
           etcd: { endpoints, prefix: "/clustd/bench", ttlMs },
         }),
         timing: {

@@ -8,8 +8,11 @@
  * while idle.
  */
 
-import { sleep } from "../_process.ts";
+import { killQuietly, sleep } from "../_process.ts";
 import { TestCluster } from "../e2e/_cluster.ts";
+import { ClustdNetnsCluster } from "../netns/_clustd_cluster.ts";
+import { createTopology } from "../netns/_topology.ts";
+import { FLOATING_IP, TOKEN } from "../drivers/_cloud_fakes.ts";
 
 const TICKS_PER_SECOND = 100;
 
@@ -119,6 +122,73 @@ export async function measureFootprint(
   }
 }
 
+/** Median and max RSS (MB) of `pids`, sampled once. */
+function rssOf(pids: number[]): { medianMb: number; maxMb: number } {
+  const rss = pids.map(procStat).filter((s) => s !== null).map((s) =>
+    s.rssBytes / (1024 * 1024)
+  );
+  return { medianMb: median(rss), maxMb: Math.max(...rss) };
+}
+
+/**
+ * Idle RSS of 3 nodes in network namespaces, each with a vip, a floating_ip
+ * (against a fake DigitalOcean served in a fourth namespace), a bash driver
+ * and two checks, at the default timings (issue 12: at most 70 MB median).
+ */
+export async function measureResourceFootprint(
+  windowMs = 10_000,
+): Promise<{ medianMb: number; maxMb: number }> {
+  const topology = await createTopology(4);
+  const cloudHost = topology.hosts[3]!;
+  let cluster: ClustdNetnsCluster | null = null;
+  let cloud: Deno.ChildProcess | null = null;
+  try {
+    const dir = Deno.makeTempDirSync({ prefix: "clustd-footprint-" });
+    const script = new URL("./_fake_cloud_main.ts", import.meta.url).pathname;
+    cloud = topology.spawn(cloudHost, [
+      Deno.execPath(),
+      ...["run", "-q", "--allow-net", "--allow-read", script],
+      ...["digitalocean", cloudHost.address, "1"],
+    ], { stdout: "piped" });
+    const reader = cloud.stdout.getReader();
+    const apiUrl = new TextDecoder().decode((await reader.read()).value).trim();
+    reader.releaseLock();
+    Deno.writeTextFileSync(`${dir}/token`, TOKEN, { mode: 0o600 });
+    Deno.writeTextFileSync(`${dir}/check.sh`, "#!/bin/sh\nexit 0\n", {
+      mode: 0o755,
+    });
+    cluster = ClustdNetnsCluster.create(topology, {
+      heartbeatMs: 1500,
+      electionTimeoutMs: 3000,
+      members: 3,
+      extraDrivers:
+        `  - { type: vip, address: 198.18.0.100/24, interface: eth0 }
+  - type: floating_ip
+    provider: digitalocean
+    ip: ${FLOATING_IP}
+    token_file: ${dir}/token
+    machine_id: 1
+    api_url: ${apiUrl}
+`,
+      checks: `  - { command: ${dir}/check.sh }
+  - { command: /bin/true }
+`,
+    });
+    cluster.startAll();
+    await cluster.waitReady(60_000);
+    await cluster.waitForMaster(60_000);
+    await sleep(5000);
+    const pids = cluster.hosts.map((h) => cluster!.pid(h) ?? 0);
+    await sleep(windowMs);
+    Deno.removeSync(dir, { recursive: true });
+    return rssOf(pids);
+  } finally {
+    if (cloud !== null) killQuietly(cloud.pid, "SIGKILL");
+    await cluster?.close();
+    await topology.destroy();
+  }
+}
+
 /** Markdown rows for sizes 3, 5 and 25 (or the given ones). */
 export async function footprintBench(sizes = [3, 5, 25]): Promise<string[]> {
   const rows = [
@@ -138,7 +208,17 @@ export async function footprintBench(sizes = [3, 5, 25]): Promise<string[]> {
   return rows;
 }
 
-if (import.meta.main) {
+/** The row of the resource-driver node (vip, floating_ip, bash, two checks). */
+export async function resourceFootprintRow(): Promise<string> {
+  const { medianMb, maxMb } = await measureResourceFootprint();
+  return `| 3 (vip + floating_ip + bash + 2 checks, netns) | – | ${
+    medianMb.toFixed(1)
+  } / ${maxMb.toFixed(1)} | – | – |`;
+}
+
+if (import.meta.main && Deno.args[0] === "--resources") {
+  console.log(await resourceFootprintRow());
+} else if (import.meta.main) {
   const sizes = Deno.args.length > 0 ? Deno.args.map(Number) : [3, 5, 25];
   console.log((await footprintBench(sizes)).join("\n"));
 }

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|etcd_client]`:
+ * `deno task bench [-- --runs N] [--quick] [--only mesh|footprint|failover|yaml|vip|etcd_client]`:
  * every benchmark, printed as markdown tables for the README. Real timings,
  * real processes; the failover part needs root (network namespaces) and
  * keepalived. Bounded: each part stops by itself.
@@ -8,12 +8,13 @@
 import { parseArgs } from "node:util";
 import { etcdClientBench } from "./etcd_client_bench.ts";
 import { failoverBench } from "./failover_bench.ts";
-import { footprintBench } from "./footprint_bench.ts";
+import { footprintBench, resourceFootprintRow } from "./footprint_bench.ts";
+import { vipBench } from "./vip_bench.ts";
 import { meshBench } from "./mesh_bench.ts";
 import { yamlBench } from "./yaml_bench.ts";
 
 const USAGE =
-  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|etcd_client]";
+  "Usage: deno task bench [--runs N] [--quick] [--only mesh|footprint|failover|yaml|vip|etcd_client]";
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -41,7 +42,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const only = values.only ??
-    ["mesh", "footprint", "failover", "yaml", "etcd_client"];
+    ["mesh", "footprint", "failover", "yaml", "vip", "etcd_client"];
   const machine =
     `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
   console.log(
@@ -55,9 +56,9 @@ async function main(args: string[]): Promise<number> {
     console.log(
       "## Idle footprint and cold start (default timings, loopback)\n",
     );
-    console.log(
-      (await footprintBench(values.quick ? [3] : [3, 5, 25])).join("\n") + "\n",
-    );
+    const rows = await footprintBench(values.quick ? [3] : [3, 5, 25]);
+    if (Deno.uid() === 0) rows.push(await resourceFootprintRow());
+    console.log(rows.join("\n") + "\n");
   }
   if (only.includes("yaml")) {
     console.log("## YAML reader against npm yaml and js-yaml\n");
@@ -71,6 +72,13 @@ async function main(args: string[]): Promise<number> {
       (await failoverBench({ runs, quick: values.quick === true })).join("\n") +
         "\n",
     );
+  }
+  if (only.includes("vip")) {
+    const vipRuns = Math.min(runs, 20);
+    console.log(
+      `## Client-visible outage through the VIP after kill -9 (clustd vip driver vs keepalived virtual_ipaddress, 100 ms, ${vipRuns} runs each)\n`,
+    );
+    console.log((await vipBench({ runs: vipRuns })).join("\n") + "\n");
   }
   if (only.includes("etcd_client")) {
     console.log("## etcd client (idle RSS and start-up)\n");

@@ -606,7 +606,8 @@ Deno.test("config.example.yml passes validation (secret and program paths swappe
       .replace(
         "driver_token_file: /etc/clustd/driver-token",
         `driver_token_file: ${dir}/token`,
-      );
+      )
+      .replace("token_file: /etc/clustd/do-token", `token_file: ${dir}/token`);
     for (
       const program of [
         "/etc/clustd/promote.sh",
@@ -625,7 +626,7 @@ Deno.test("config.example.yml passes validation (secret and program paths swappe
     const result = await loadConfig(`${dir}/config.yml`, { programs: true });
     assert.ok(result.ok, JSON.stringify(!result.ok && result.errors));
     assert.deepEqual(result.warnings, []);
-    assert.equal(result.config.drivers.length, 3);
+    assert.equal(result.config.drivers.length, 5);
     assert.equal(result.config.checks.length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });

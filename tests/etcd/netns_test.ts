@@ -46,7 +46,7 @@ async function setUp(): Promise<Run> {
     etcd = await startNetnsEtcd(topology, etcdHosts);
     const cluster = ClustdNetnsCluster.create(topology, {
       heartbeatMs: 100,
-      clustdHosts: 3,
+      members: 3,
       etcd: {
         endpoints: etcd.endpoints,
         prefix: "/clustd/netns",

@@ -65,8 +65,12 @@ export interface ClustdNetnsOptions {
   priorities?: Readonly<Record<string, number>>;
   /** What the hook script does besides logging its line (e.g. a VIP, a sleep). */
   hook?: HookScriptOptions;
-  /** Run clustd on the first N hosts only (default: all). */
-  clustdHosts?: number;
+  /** Only the first `members` hosts run clustd (the rest are clients); default all. */
+  members?: number;
+  /** More entries of `drivers:` (YAML list items, indented by two spaces). */
+  extraDrivers?: string;
+  /** Entries of `checks:` (YAML list items, indented by two spaces). */
+  checks?: string;
   /** `backend: etcd` with these settings, and no mesh peers. */
   etcd?: { endpoints: string[]; prefix: string; ttlMs: number };
 }
@@ -101,6 +105,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
       dirPrefix: "clustd-netns-",
       ownsTopology: options.ownsTopology,
       keepDir: options.keepDir ?? false,
+      ...(options.members === undefined ? {} : { members: options.members }),
     });
     this.heartbeatMs = options.heartbeatMs;
     this.electionTimeoutMs = options.electionTimeoutMs ??
@@ -113,8 +118,7 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
     });
     const hook = `${this.dir}/hook.sh`;
     writeHookScript(hook, this.hookLogPath, options.hook);
-    const clustdHosts = topology.hosts.slice(0, options.clustdHosts);
-    for (const host of clustdHosts) {
+    for (const host of topology.hosts.slice(0, options.members)) {
       const node: Node = {
         host,
         configPath: `${this.dir}/${host.name}.yml`,
@@ -160,10 +164,10 @@ export class ClustdNetnsCluster extends NetnsProcessCluster<Node> {
   }
 
   #config(host: Host, hook: string, options: ClustdNetnsOptions): string {
-    const meshHosts = options.etcd === undefined
-      ? this.topology.hosts.slice(0, options.clustdHosts)
+    const members = options.etcd === undefined
+      ? this.topology.hosts.slice(0, options.members)
       : [];
-    const peers = meshHosts.filter((h) => h !== host).map((h) =>
+    const peers = members.filter((h) => h !== host).map((h) =>
       `    - { id: ${h.name}, url: "ws://${h.address}:${NODE_PORT}", role: voter }`
     ).join("\n");
     return `node:
@@ -186,7 +190,9 @@ drivers:
     promote: ${hook}
     demote: ${hook}
     timeout_ms: ${options.hookTimeoutMs ?? 5000}
-`;
+${options.extraDrivers ?? ""}${
+      options.checks === undefined ? "" : `checks:\n${options.checks}`
+    }`;
   }
 
   /** The `node.priority` in `host`'s own config. */
@@ -332,6 +338,11 @@ drivers:
       default:
         throw new Error(`Signal ${signal} is not one the harness sends`);
     }
+  }
+
+  /** PID of the daemon running on `host`, or null. */
+  pid(host: string): number | null {
+    return this.process(host).child?.pid ?? null;
   }
 
   /** Parsed hook log so far. */

@@ -35,6 +35,8 @@ export interface ProcessClusterOptions {
   ownsTopology?: boolean;
   /** Keep the temp dir on close unless told otherwise (to read logs after a failure). */
   keepDir?: boolean;
+  /** Only the first `members` hosts run the tool (the rest are clients); default all. */
+  members?: number;
 }
 
 /** A cluster of one process per host of a topology, with a shared hook log. */
@@ -42,6 +44,7 @@ export abstract class NetnsProcessCluster<P extends HostProcess> {
   readonly topology: Topology;
   readonly dir: string;
   readonly hookLogPath: string;
+  readonly hosts: readonly string[];
   readonly #processes = new Map<string, P>();
   readonly #ownsTopology: boolean;
   readonly #keepDir: boolean;
@@ -64,13 +67,9 @@ export abstract class NetnsProcessCluster<P extends HostProcess> {
     this.#keepDir = options.keepDir ?? false;
     this.dir = Deno.makeTempDirSync({ prefix: options.dirPrefix });
     this.hookLogPath = `${this.dir}/hooks.log`;
+    this.hosts = topology.hosts.slice(0, options.members).map((h) => h.name);
     Deno.writeTextFileSync(this.hookLogPath, "");
     register(this.#leftovers);
-  }
-
-  /** Hosts that run a process of this cluster, in topology order. */
-  get hosts(): readonly string[] {
-    return [...this.#processes.keys()];
   }
 
   /** Tracks `process` under its host's name. */
