@@ -15,10 +15,10 @@ import type {
   EtcdElectionStatus,
   EtcdInput,
   EtcdRequest,
-  MasterKey,
   MemberRecord,
 } from "../etcd_election/types.ts";
 import { PrefixView } from "./_prefix_view.ts";
+import { campaign, renewLease, resign } from "./_requests.ts";
 
 /** What the daemon does with the core's role effects. */
 export interface BackendHooks {
@@ -233,7 +233,10 @@ export class EtcdBackend {
         );
       case "keepalive":
         return this.#track(
-          this.#renew(request.leaseId, shortMs).then(
+          renewLease(c, this.#o.prefix, {
+            leaseId: request.leaseId,
+            timeoutMs: shortMs,
+          }).then(
             (ttlSec) =>
               this.#step({
                 kind: "renewed",
@@ -255,7 +258,23 @@ export class EtcdBackend {
           c.leaseRevoke(request.leaseId, { timeoutMs: shortMs }),
         );
       case "campaign":
-        return this.#track(this.#campaign(request.leaseId, request.value));
+        return this.#track(
+          campaign(c, this.#o.prefix, { ...request, timeoutMs: shortMs }).then(
+            (outcome) =>
+              this.#step({
+                kind: "campaigned",
+                nowMs: this.#now(),
+                leaseId: request.leaseId,
+                ...outcome,
+              }),
+            (error: unknown) =>
+              this.#step({
+                kind: "campaign_failed",
+                nowMs: this.#now(),
+                error: message(error),
+              }),
+          ),
+        );
       case "publish":
         this.#pendingPublish = {
           leaseId: request.leaseId,
@@ -264,29 +283,13 @@ export class EtcdBackend {
         return this.#publish();
       case "resign":
         return this.#track(
-          c.txn(
-            [{ key: key("master"), target: "LEASE", operand: request.leaseId }],
-            [
-              { delete: { key: key("master") } },
-              {
-                put: {
-                  key: key("handover"),
-                  value: JSON.stringify(request.handover),
-                  lease: request.leaseId,
-                },
-              },
-            ],
-            [],
-            { timeoutMs: shortMs },
-          ).then(
-            (result) =>
+          resign(c, this.#o.prefix, { ...request, timeoutMs: shortMs }).then(
+            (ok) =>
               this.#step({
                 kind: "resigned",
                 nowMs: this.#now(),
-                ok: result.succeeded,
-                error: result.succeeded
-                  ? null
-                  : "the master key is no longer ours",
+                ok,
+                error: ok ? null : "the master key is no longer ours",
               }),
             (error: unknown) =>
               this.#step({
@@ -322,64 +325,6 @@ export class EtcdBackend {
           },
         ));
       }
-    }
-  }
-
-  /**
-   * One keepalive, then a linearizable read. etcd before 3.4.25/3.5.8 lets
-   * a leader that lost its quorum renew leases until it notices (etcd issue
-   * 15247), after a new leader counted our lease without that renewal. The
-   * read succeeds only through a leader that still has its quorum after the
-   * renewal, so a renewal counts only when it happened where it holds.
-   */
-  async #renew(leaseId: string, timeoutMs: number): Promise<number> {
-    const started = this.#o.now();
-    const ttlSec = await this.#client.leaseKeepAlive(leaseId, { timeoutMs });
-    if (ttlSec <= 0) return ttlSec;
-    const leftMs = Math.max(1, timeoutMs - (this.#o.now() - started));
-    // Through the member that took the keepalive: another member's leader
-    // says nothing about the one that renewed.
-    await this.#client.range(`${this.#o.prefix}/master`, {
-      timeoutMs: leftMs,
-      pinned: true,
-    });
-    return ttlSec;
-  }
-
-  async #campaign(leaseId: string, value: string): Promise<void> {
-    const master = `${this.#o.prefix}/master`;
-    try {
-      const result = await this.#client.txn(
-        [{ key: master, target: "CREATE", operand: "0" }],
-        [{ put: { key: master, value, lease: leaseId } }, {
-          delete: { key: `${this.#o.prefix}/handover` },
-        }],
-        [{ range: { key: master } }],
-        { timeoutMs: this.#o.ttlMs / 3 },
-      );
-      const kv = result.ranges[0]?.[0];
-      const key: MasterKey | null = result.succeeded
-        ? { holder: value, createRevision: result.revision, lease: leaseId }
-        : kv === undefined
-        ? null
-        : {
-          holder: kv.value,
-          createRevision: kv.createRevision,
-          lease: kv.lease,
-        };
-      this.#step({
-        kind: "campaigned",
-        nowMs: this.#now(),
-        leaseId,
-        won: result.succeeded,
-        master: key,
-      });
-    } catch (error: unknown) {
-      this.#step({
-        kind: "campaign_failed",
-        nowMs: this.#now(),
-        error: message(error),
-      });
     }
   }
 

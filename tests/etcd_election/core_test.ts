@@ -2,116 +2,24 @@
  * The etcd election core, one rule per test (etcd-io/raft's paper tests):
  * start demote, keepalive cadence, the lease counted from the send time,
  * self-demotion before etcd could expire the key, pause (SIGSTOP) safety,
- * ranking, handover order, pause, fencing token, stale keys, bad records.
- * No etcd here: the tests play etcd's answers.
+ * ranking, pause, fencing token, stale keys, bad records. No etcd here: the
+ * tests play etcd's answers (_core.ts).
  */
 
 import assert from "node:assert/strict";
 import {
-  CLOCK_DRIFT_RHO,
-  DEMOTE_MARGIN_SHARE,
-  EtcdElection,
-  RENEWS_PER_TTL,
-} from "../../src/etcd_election/core.ts";
-import type {
-  EtcdEffect,
-  EtcdElectionOptions,
-  EtcdRequest,
-  KeyChange,
-} from "../../src/etcd_election/types.ts";
-
-const TTL_MS = 3000;
-const DELTA_MS = 100;
-const RENEW_MS = TTL_MS / RENEWS_PER_TTL;
-/** How long after a keepalive's send time a master may act: T/(1+ρ)² − T/4. */
-const MASTER_MS = TTL_MS / (1 + CLOCK_DRIFT_RHO) ** 2 -
-  TTL_MS * DEMOTE_MARGIN_SHARE;
-
-function node(
-  id = "a",
-  priority = 100,
-  extra: Partial<EtcdElectionOptions> = {},
-): EtcdElection {
-  return new EtcdElection({
-    selfId: id,
-    role: "voter",
-    priority,
-    ttlMs: TTL_MS,
-    rankDelayMs: DELTA_MS,
-    startMs: 0,
-    ...extra,
-  });
-}
-
-function requests(effects: EtcdEffect[]): EtcdRequest[] {
-  return effects.flatMap((e) => e.kind === "etcd" ? [e.request] : []);
-}
-
-function kinds(effects: EtcdEffect[]): string[] {
-  return effects.filter((e) => e.kind !== "log").map((e) =>
-    e.kind === "etcd" ? e.request.kind : e.kind
-  );
-}
-
-function member(id: string, priority: number, revision: number): KeyChange {
-  return {
-    key: { kind: "member", id },
-    value: JSON.stringify({ id, role: "voter", priority, eligible: true }),
-    createRevision: revision,
-    modRevision: revision,
-    lease: "9",
-  };
-}
-
-function masterKey(
-  holder: string | null,
-  revision: number,
-  lease = "9",
-): KeyChange {
-  return {
-    key: { kind: "master" },
-    value: holder,
-    createRevision: holder === null ? 0 : revision,
-    modRevision: revision,
-    lease,
-  };
-}
-
-/** Grants lease "L1" at t=0 and delivers an empty snapshot with `members`. */
-function started(e: EtcdElection, members: KeyChange[] = []): void {
-  const first = e.step({ kind: "tick", nowMs: 0 });
-  assert.deepEqual(requests(first).map((r) => r.kind), ["grant"]);
-  e.step({ kind: "granted", nowMs: 5, leaseId: "L1", ttlSec: TTL_MS / 1000 });
-  e.step({ kind: "snapshot", nowMs: 10, revision: 10, changes: members });
-}
-
-/** Runs `e` to its campaign and wins with create revision `revision`. */
-function elect(e: EtcdElection, revision = 20): number {
-  let now = 10;
-  for (let i = 0; i < 100; i++) {
-    now = Math.max(now, e.nextWakeMs());
-    const out = e.step({ kind: "tick", nowMs: now });
-    answerKeepalives(e, out, now);
-    if (requests(out).some((r) => r.kind === "campaign")) break;
-  }
-  const out = e.step({
-    kind: "campaigned",
-    nowMs: now + 1,
-    leaseId: "L1",
-    won: true,
-    master: { holder: e.status(now).id, createRevision: revision, lease: "L1" },
-  });
-  assert.ok(out.some((x) => x.kind === "promote" && x.term === revision));
-  return now + 1;
-}
-
-function answerKeepalives(e: EtcdElection, out: EtcdEffect[], now: number) {
-  for (const r of requests(out)) {
-    if (r.kind === "keepalive") {
-      e.step({ kind: "renewed", nowMs: now, leaseId: r.leaseId, ttlSec: 3 });
-    }
-  }
-}
+  answerKeepalives,
+  DELTA_MS,
+  elect,
+  MASTER_MS,
+  masterKey,
+  member,
+  node,
+  RENEW_MS,
+  requests,
+  started,
+  TTL_MS,
+} from "./_core.ts";
 
 Deno.test("step() tells the drivers demote (reason start) before anything else", () => {
   const out = node().step({ kind: "tick", nowMs: 0 });
@@ -278,77 +186,6 @@ Deno.test("while paused nobody campaigns; after resume the ranking starts afresh
   assert.ok(requests(resumed).some((r) => r.kind === "campaign"));
 });
 
-Deno.test("switchover: demote drivers first, the resign only after demote_done", () => {
-  const e = node();
-  started(e, [member("b", 90, 3)]);
-  const t = elect(e);
-  const out = e.step({
-    kind: "command",
-    nowMs: t + 1,
-    requestId: "r1",
-    command: { type: "switchover", to: "b" },
-  });
-  assert.deepEqual(kinds(out).filter((k) => k !== "publish"), ["demote"]);
-  assert.ok(!e.isMaster(t + 1));
-  const done = e.step({ kind: "demote_done", nowMs: t + 2, term: 20 });
-  const resign = requests(done).find((r) => r.kind === "resign");
-  assert.deepEqual(resign, {
-    kind: "resign",
-    leaseId: "L1",
-    handover: { from: "a", to: "b" },
-  });
-  const replied = e.step({
-    kind: "resigned",
-    nowMs: t + 3,
-    ok: true,
-    error: null,
-  });
-  assert.ok(replied.some((x) => x.kind === "reply" && x.ok));
-});
-
-Deno.test("switchover to an unknown or ineligible member is refused with the reason", () => {
-  const e = node();
-  started(e, [member("b", 0, 3)]);
-  const t = elect(e);
-  const out = e.step({
-    kind: "command",
-    nowMs: t + 1,
-    requestId: "r1",
-    command: { type: "switchover", to: "zz" },
-  });
-  const reply = out.find((x) => x.kind === "reply");
-  assert.ok(reply?.kind === "reply" && !reply.ok);
-  assert.match(reply.message, /"zz" is not a live member/);
-});
-
-Deno.test("a handover target campaigns at once; the others give it one TTL", () => {
-  const handover = (id: string) => {
-    const e = node(id, id === "b" ? 90 : 80);
-    started(e, [
-      member("a", 100, 3),
-      member("b", 90, 4),
-      member("c", 80, 5),
-      masterKey("a", 6),
-    ]);
-    return e.step({
-      kind: "changes",
-      nowMs: 2000,
-      changes: [
-        masterKey(null, 12),
-        {
-          key: { kind: "handover" },
-          value: JSON.stringify({ from: "a", to: "c" }),
-          createRevision: 12,
-          modRevision: 12,
-          lease: "9",
-        },
-      ],
-    });
-  };
-  assert.ok(requests(handover("c")).some((r) => r.kind === "campaign"));
-  assert.ok(!requests(handover("b")).some((r) => r.kind === "campaign"));
-});
-
 Deno.test("the master key vanishing under a master demotes it at once", () => {
   const e = node();
   started(e);
@@ -384,18 +221,6 @@ Deno.test("a master key left by an earlier run of this node is revoked", () => {
   });
   assert.ok(
     requests(snap).some((r) => r.kind === "revoke" && r.leaseId === "OLD"),
-  );
-});
-
-Deno.test("a master whose checks fail hands over to the best other eligible node", () => {
-  const e = node();
-  started(e, [member("b", 90, 3)]);
-  const t = elect(e);
-  const out = e.step({ kind: "check", nowMs: t + 1, healthy: false });
-  const demote = out.find((x) => x.kind === "demote");
-  assert.ok(
-    demote?.kind === "demote" && demote.reason === "check_failed" &&
-      demote.handover,
   );
 });
 
@@ -441,92 +266,6 @@ Deno.test("a campaign whose answer was lost still promotes once the watch shows 
   assert.ok(e.isMaster(now + 2));
 });
 
-/** Runs `e` to its campaign and answers it won (no promote check). */
-function win(
-  e: EtcdElection,
-  revision = 20,
-): { now: number; out: EtcdEffect[] } {
-  let now = 10;
-  for (let i = 0; i < 100; i++) {
-    now = Math.max(now, Math.ceil(e.nextWakeMs()));
-    const out = e.step({ kind: "tick", nowMs: now });
-    answerKeepalives(e, out, now);
-    if (requests(out).some((r) => r.kind === "campaign")) break;
-  }
-  const out = e.step({
-    kind: "campaigned",
-    nowMs: now + 1,
-    leaseId: "L1",
-    won: true,
-    master: { holder: e.status(now).id, createRevision: revision, lease: "L1" },
-  });
-  return { now: now + 1, out };
-}
-
-Deno.test("with pre_promote, a won key promotes only after the hook approves", () => {
-  const e = node("a", 100, { prePromote: true });
-  started(e);
-  const { now, out } = win(e);
-  assert.deepEqual(kinds(out).filter((k) => k !== "publish"), ["pre_promote"]);
-  assert.ok(!e.isMaster(now));
-  const approved = e.step({
-    kind: "pre_promote_result",
-    nowMs: now + 1,
-    term: 20,
-    ok: true,
-  });
-  assert.ok(approved.some((x) => x.kind === "promote" && x.term === 20));
-});
-
-Deno.test("a pre_promote veto gives the key up for the best other node, without a demote", () => {
-  const e = node("a", 100, { prePromote: true });
-  started(e, [member("b", 90, 3)]);
-  const { now } = win(e);
-  const vetoed = e.step({
-    kind: "pre_promote_result",
-    nowMs: now + 1,
-    term: 20,
-    ok: false,
-  });
-  assert.ok(!vetoed.some((x) => x.kind === "demote" || x.kind === "promote"));
-  assert.deepEqual(requests(vetoed).find((r) => r.kind === "resign"), {
-    kind: "resign",
-    leaseId: "L1",
-    handover: { from: "a", to: "b" },
-  });
-  assert.equal(e.status(now + 2).eligible, false);
-});
-
-Deno.test("with preempt, a master hands over to a better node after min_hold and preempt_delay", () => {
-  const e = node("b", 90, {
-    preempt: true,
-    preemptDelayMs: 500,
-    minHoldMs: 1000,
-  });
-  started(e);
-  const t = elect(e);
-  // A better node appears right away; nothing before hold and delay.
-  const early = e.step({
-    kind: "changes",
-    nowMs: t + 1,
-    changes: [member("a", 100, 30)],
-  });
-  assert.ok(!early.some((x) => x.kind === "demote"));
-  let now = t + 1;
-  let demote: EtcdEffect | undefined;
-  for (let i = 0; i < 50 && demote === undefined; i++) {
-    now = Math.max(now + 1, Math.ceil(e.nextWakeMs()));
-    const out = e.step({ kind: "tick", nowMs: now });
-    answerKeepalives(e, out, now);
-    demote = out.find((x) => x.kind === "demote");
-  }
-  assert.ok(
-    demote?.kind === "demote" && demote.reason === "preempted" &&
-      demote.handover,
-  );
-  assert.ok(now - t >= 1000, `preempted after ${now - t} ms`);
-});
-
 Deno.test("with the shell's start demote, no campaign before start_demote_done", () => {
   const e = node("a", 100, { startDemote: true });
   const first = e.step({ kind: "tick", nowMs: 0 });
@@ -563,47 +302,4 @@ Deno.test("changes of one transaction (same revision) all apply", () => {
     ],
   });
   assert.ok(requests(out).some((r) => r.kind === "campaign"));
-});
-
-Deno.test("a handover without a target asks nobody to wait", () => {
-  const e = node("b", 90);
-  started(e, [member("a", 100, 3), masterKey("a", 4)]);
-  const out = e.step({
-    kind: "changes",
-    nowMs: 2000,
-    changes: [
-      masterKey(null, 12),
-      {
-        key: { kind: "handover" },
-        value: JSON.stringify({ from: "a", to: null }),
-        createRevision: 12,
-        modRevision: 12,
-        lease: "9",
-      },
-    ],
-  });
-  // b is the best eligible node once a (leaving) is excluded: rank 0.
-  assert.ok(requests(out).some((r) => r.kind === "campaign"));
-});
-
-Deno.test("after its resign, a master does not take its old key back from a view that lags", () => {
-  const e = node();
-  started(e, [member("b", 90, 3)]);
-  const t = elect(e);
-  e.step({
-    kind: "command",
-    nowMs: t + 1,
-    requestId: "r1",
-    command: { type: "switchover", to: "b" },
-  });
-  e.step({ kind: "demote_done", nowMs: t + 2, term: 20 });
-  e.step({ kind: "resigned", nowMs: t + 3, ok: true, error: null });
-  // A watch batch written before the resign arrives after its answer.
-  const out = e.step({
-    kind: "changes",
-    nowMs: t + 4,
-    changes: [member("b", 90, 25)],
-  });
-  assert.ok(!out.some((x) => x.kind === "promote"));
-  assert.ok(!e.isMaster(t + 4));
 });
