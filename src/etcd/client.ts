@@ -232,7 +232,8 @@ export class EtcdClient {
     let lastError: EtcdError = new EtcdError(14, "no endpoint tried");
     let reauthenticated = false;
     for (let attempt = 0; attempt < count; attempt++) {
-      const index = (this.#current + attempt) % count;
+      // Pinned: the endpoint that answered last, not the first one.
+      const index = (this.#current + attempt) % this.#endpoints.length;
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0) break;
       const attemptMs = Math.max(

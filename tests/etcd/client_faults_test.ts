@@ -226,3 +226,27 @@ Deno.test("etcd client: a pinned call stays on the endpoint that answered last",
     await second.close();
   }
 });
+
+Deno.test("etcd client: a pinned call goes to the endpoint that answered last, not the first", async () => {
+  // The first endpoint is down (as a killed etcd leader would be): the
+  // keepalive fails over to the second, and the confirming read that must
+  // follow it to the same member may not go back to the first.
+  const down = fakeGateway(() =>
+    json({ code: 14, message: "unavailable" }, 503)
+  );
+  const seen: string[] = [];
+  const good = fakeGateway((path) => {
+    seen.push(path);
+    return json(RANGE_OK);
+  });
+  const client = new EtcdClient({ endpoints: [down.url, good.url] });
+  try {
+    await client.range("/k", { timeoutMs: 2000 });
+    await client.range("/k", { timeoutMs: 2000, pinned: true });
+    assert.deepEqual(seen, ["/v3/kv/range", "/v3/kv/range"]);
+  } finally {
+    client.close();
+    await down.close();
+    await good.close();
+  }
+});
