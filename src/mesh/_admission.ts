@@ -8,6 +8,8 @@
  * authenticated.
  */
 
+import { SourceSlots } from "../source_slots.ts";
+
 /** Connections still in their handshake, over all sources. */
 export const UNAUTHENTICATED_TOTAL_MAX = 64;
 /** Connections still in their handshake from one source. */
@@ -63,8 +65,7 @@ class Bucket {
 
 /** Tracks handshakes in progress and handshake rates per source. */
 export class Admission {
-  #total = 0;
-  #bySource = new Map<string, number>();
+  readonly #slots: SourceSlots;
   #rates = new Map<string, Bucket>();
   #overall: Bucket | undefined;
   readonly #l: Required<AdmissionLimits>;
@@ -78,6 +79,7 @@ export class Admission {
       burstPerSource: limits.burstPerSource ?? HANDSHAKE_BURST_PER_SOURCE,
       perSecondMax: limits.perSecondMax ?? HANDSHAKES_PER_SECOND_MAX,
     };
+    this.#slots = new SourceSlots(this.#l.totalMax, this.#l.perSourceMax);
   }
 
   /**
@@ -86,9 +88,9 @@ export class Admission {
    */
   tryAdmit(source: string, nowMs: number): (() => void) | AdmissionRefusal {
     const l = this.#l;
-    const current = this.#bySource.get(source) ?? 0;
-    if (this.#total >= l.totalMax) return "handshakes_total";
-    if (current >= l.perSourceMax) return "handshakes_per_source";
+    const cap = this.#slots.refusal(source);
+    if (cap === "total") return "handshakes_total";
+    if (cap === "per_source") return "handshakes_per_source";
     if (
       !this.#bucket(source, nowMs).take(
         nowMs,
@@ -100,22 +102,15 @@ export class Admission {
     if (!this.#overall.take(nowMs, l.perSecondMax, l.perSecondMax)) {
       return "rate_total";
     }
-    this.#total += 1;
-    this.#bySource.set(source, current + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#total -= 1;
-      const left = (this.#bySource.get(source) ?? 1) - 1;
-      if (left <= 0) this.#bySource.delete(source);
-      else this.#bySource.set(source, left);
-    };
+    const release = this.#slots.take(source);
+    // The caps were checked just above, in the same turn.
+    if (typeof release !== "function") return "handshakes_total";
+    return release;
   }
 
   /** Handshakes currently admitted. */
   get total(): number {
-    return this.#total;
+    return this.#slots.total;
   }
 
   #bucket(source: string, nowMs: number): Bucket {
